@@ -1,0 +1,1 @@
+"""clipzoo.cli: the ``clipzoo`` command and the jobs it runs."""

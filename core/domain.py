@@ -1,0 +1,131 @@
+"""The domain contract: what a vertical provides, and discovery through the ``clipzoo.domains`` entry points.
+
+Core never imports a domain: it looks one up by name. A domain says what one input is (``modality``), how to read a
+file into a tensor (the same function serves training, the CLI and the server), how to batch such tensors, which
+transforms to apply, which model it trains by default, which zero-shot tasks it evaluates, and how to write a small
+demo dataset in its real file formats.
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .spec import ModelSpec
+
+ENTRY_POINT_GROUP = "clipzoo.domains"
+
+Transform = Callable[[Any], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ZeroShotTask:
+    """A zero-shot evaluation a domain declares: which label column, which prompt pack, which metrics."""
+
+    name: str
+    label_column: str
+    prompt_pack: str
+    kind: str = "classification"  # "classification" | "multilabel" | "retrieval"
+    metrics: tuple[str, ...] = ("top1", "balanced_accuracy")
+
+
+@dataclass
+class DemoData:
+    """Where a demo-data generator wrote its manifests."""
+
+    train: Path
+    heldout: Path
+    extra: dict[str, Path] = field(default_factory=dict)
+
+
+class Domain(ABC):
+    """One vertical of the zoo. Subclasses are registered under the ``clipzoo.domains`` entry-point group."""
+
+    name: str
+    modality: str
+    file_suffixes: tuple[str, ...] = ()
+    primary_metric: str = "text_to_image_R@1"  # higher is better; decides whether a new version becomes champion
+    intended_use: str = "Research on zero-shot classification and retrieval in this domain."
+    limitations: str = "Trained only on the data named in this card; validate on your own data before relying on it."
+
+    @abstractmethod
+    def read(self, path: str | Path) -> Any:
+        """Read one input file into the domain's raw sample (an array, a PIL image, a pose sequence...).
+
+        Raises ``InputError`` naming the file when it is missing, empty, corrupt or of the wrong kind.
+        """
+
+    def read_bytes(self, data: bytes, filename: str) -> Any:
+        """Read an input sent as bytes (a served request). The default writes a temporary file and calls ``read``."""
+        import tempfile
+
+        suffix = Path(filename).suffix
+        with tempfile.TemporaryDirectory(prefix="clipzoo-") as tmp:
+            path = Path(tmp) / f"input{suffix}"
+            path.write_bytes(data)
+            sample = self.read(path)
+        return sample
+
+    @abstractmethod
+    def transform(self, spec: ModelSpec, train: bool) -> Transform:
+        """The transform from a raw sample to the model's input tensor, for training (augmenting) or evaluation."""
+
+    def collate(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Batch input tensors. Domains with ragged inputs (volumes, pose sequences) override this."""
+        return torch.stack(list(tensors))
+
+    @abstractmethod
+    def default_spec(self) -> ModelSpec:
+        """The model this domain trains when the user names none."""
+
+    def zero_shot_tasks(self) -> list[ZeroShotTask]:
+        """Zero-shot tasks evaluated after training; classification tasks use ``prompt_packs()``."""
+        return []
+
+    def label_templates(self) -> tuple[str, ...]:
+        """Templates for labels given at prediction time: the first prompt pack's, else the label alone."""
+        packs = self.prompt_packs()
+        return tuple(next(iter(packs.values()))["templates"]) if packs else ("{}",)
+
+    def prompt_packs(self) -> dict[str, dict]:
+        """Prompt packs by name, in the JSON format of ``clipzoo.core.zeroshot.PromptPack.from_dict``."""
+        return {}
+
+    @abstractmethod
+    def write_demo_data(self, root: Path, seed: int = 0, small: bool = False) -> DemoData:
+        """Write a small captioned dataset in the domain's real file formats, with the real libraries."""
+
+    def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
+        """Training settings (``TrainConfig`` fields) that fit the demo data on a CPU in minutes."""
+        return {"epochs": 1, "batch_size": 16, "warmup_steps": 2} if small else {"epochs": 5, "batch_size": 64}
+
+    def demo_example(self, demo: DemoData) -> Path:
+        """A file to predict on at the end of the demo."""
+        import pandas as pd
+
+        row = pd.read_csv(demo.heldout).iloc[0]
+        return demo.heldout.parent / row["path"]
+
+
+def available_domains() -> list[str]:
+    """Names of every installed domain."""
+    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+@functools.cache
+def get_domain(name: str) -> Domain:
+    """Instantiate the domain registered under ``name``."""
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
+        from .errors import InputError
+
+        raise InputError(f"unknown domain {name!r}; installed domains: {', '.join(available_domains()) or 'none'}")
+    cls = found[0].load()
+    return cls()

@@ -1,0 +1,92 @@
+"""Evaluate a model on a held-out manifest: the domain's zero-shot tasks and image<->text retrieval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .data import Manifest, ManifestDataset, collate_with
+from .domain import Domain, ZeroShotTask
+from .errors import InputError
+from .metrics import balanced_accuracy, confusion_matrix, retrieval_metrics, topk_accuracy
+from .model import ClipModel
+from .progress import Progress
+from .zeroshot import PromptPack, classifier_weights, encode_texts
+
+
+@dataclass
+class EvalReport:
+    metrics: dict[str, float] = field(default_factory=dict)
+    confusion: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def encode_manifest(clip: ClipModel, domain: Domain, manifest: Manifest, batch_size: int = 64) -> torch.Tensor:
+    """L2-normalised embeddings of every row of a manifest, in order."""
+    dataset = ManifestDataset(manifest, domain, domain.transform(clip.spec, train=False))
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_with(domain))
+    device = next(clip.model.parameters()).device
+    clip.model.eval()
+    chunks = [
+        clip.model.encode_image(batch["input"].to(device), normalize=True).float().cpu()
+        for batch in Progress(loader, total=len(loader), desc="encode held-out")
+    ]
+    return torch.cat(chunks)
+
+
+def evaluate_classification(
+    clip: ClipModel, features: torch.Tensor, labels: list[str], pack: PromptPack, name: str
+) -> EvalReport:
+    unknown = sorted(set(labels) - set(pack.classes))
+    if unknown:
+        raise InputError(f"task {name!r}: labels {unknown} have no prompts in pack {pack.name!r}")
+    weights = classifier_weights(clip, pack)
+    logits = features @ weights.T
+    targets = np.array([pack.class_names.index(lb) for lb in labels])
+    preds = logits.argmax(dim=1).numpy()
+    top = topk_accuracy(logits, targets, ks=(1, 5))
+    report = EvalReport()
+    report.metrics[f"{name}_top1"] = top[1]
+    report.metrics[f"{name}_top5"] = top[5]
+    report.metrics[f"{name}_balanced_accuracy"] = balanced_accuracy(preds, targets)
+    report.confusion[name] = (confusion_matrix(preds, targets, len(pack.class_names)), pack.class_names)
+    return report
+
+
+def evaluate_retrieval(clip: ClipModel, features: torch.Tensor, captions: list[str]) -> dict[str, float]:
+    """Image->text and text->image retrieval over the held-out captions; identical captions count as matches."""
+    unique = list(dict.fromkeys(captions))
+    text = encode_texts(clip, unique)
+    relevant = np.zeros((len(captions), len(unique)), dtype=bool)
+    relevant[np.arange(len(captions)), [unique.index(c) for c in captions]] = True
+    sim = (features @ text.T).numpy()
+    out = retrieval_metrics(sim, relevant, prefix="image_to_text_")
+    out.update(retrieval_metrics(sim.T, relevant.T, prefix="text_to_image_"))
+    return out
+
+
+def evaluate(
+    clip: ClipModel, domain: Domain, manifest: Manifest, tasks: list[ZeroShotTask] | None = None
+) -> EvalReport:
+    """Every zero-shot task of the domain on a held-out manifest, plus retrieval when it has captions."""
+    tasks = domain.zero_shot_tasks() if tasks is None else tasks
+    features = encode_manifest(clip, domain, manifest)
+    packs = domain.prompt_packs()
+    report = EvalReport()
+    for task in tasks:
+        if task.kind != "classification":
+            continue
+        if task.prompt_pack not in packs:
+            raise InputError(f"task {task.name!r} names unknown prompt pack {task.prompt_pack!r}")
+        pack = PromptPack.from_dict(task.prompt_pack, packs[task.prompt_pack])
+        part = evaluate_classification(
+            clip, features, [str(v) for v in manifest.column(task.label_column)], pack, task.name
+        )
+        report.metrics.update(part.metrics)
+        report.confusion.update(part.confusion)
+    if "caption" in manifest.frame.columns:
+        report.metrics.update(evaluate_retrieval(clip, features, manifest.captions()))
+    return report

