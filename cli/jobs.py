@@ -12,7 +12,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
-from clipzoo.core.data import Manifest, ManifestDataset
+from clipzoo.core.data import Manifest, ManifestDataset, seed_everything
 from clipzoo.core.distributed import init_distributed
 from clipzoo.core.domain import DemoData, Domain, get_domain
 from clipzoo.core.errors import InputError
@@ -69,8 +69,13 @@ def _check_resumable(output_dir: Path, fingerprint: str) -> None:
     marker.write_text(fingerprint)
 
 
+def mlflow_metric_name(name: str) -> str:
+    """MLflow refuses '@' in metric names: ``R@10`` is logged as ``R_at_10``."""
+    return name.replace("@", "_at_")
+
+
 def _log_report(report: EvalReport, state_losses: list[float], steps_per_epoch: int) -> None:
-    mlflow.log_metrics({f"heldout_{k}": v for k, v in report.metrics.items() if np.isfinite(v)})
+    mlflow.log_metrics({mlflow_metric_name(f"heldout_{k}"): v for k, v in report.metrics.items() if np.isfinite(v)})
     mlflow.log_figure(plots.loss_curve(state_losses, steps_per_epoch), "plots/loss_curve.png")
     for task, (matrix, names) in report.confusion.items():
         mlflow.log_figure(plots.confusion_figure(matrix, names, f"zero-shot {task}"), f"plots/confusion_{task}.png")
@@ -104,6 +109,7 @@ def train_job(
     if env.is_main:
         _check_resumable(out, fingerprint)
 
+    seed_everything(config.seed)  # the same seed gives the same initial weights, data order and augmentation
     clip = build_model(spec)
     dataset = ManifestDataset(train_manifest, domain, domain.transform(spec, train=True))
     result = TrainJobResult(output_dir=out)

@@ -245,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from clipzoo.registry.tracking import configure
 
     configure()
+    if not args.verbose:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
     from mlflow.exceptions import MlflowException
 
     try:

@@ -73,6 +73,13 @@ class Manifest:
         return self.frame[name].tolist()
 
 
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and ``random`` globally (model initialisation, dropout)."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Seed torch, numpy and ``random`` for a block, then restore the caller's generators untouched."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +64,10 @@ def build_model(spec: ModelSpec, pretrained: str | None = None, load_text_weight
         checkpoint = None
         if pretrained and spec.vision_tower == "open_clip":
             checkpoint = _existing_file(pretrained)
-        model = open_clip.create_model(
-            name, pretrained=checkpoint, pretrained_text=load_text_weights, weights_only=True
-        )
+        with _quiet_random_init_warning():
+            model = open_clip.create_model(
+                name, pretrained=checkpoint, pretrained_text=load_text_weights, weights_only=True
+            )
     vision_tower(spec.vision_tower)(model, spec)
     if pretrained and spec.vision_tower != "open_clip" and not pretrained.startswith(("local-dir:", "hf-hub:")):
         load_weights(model, _existing_file(pretrained))
@@ -73,6 +76,24 @@ def build_model(spec: ModelSpec, pretrained: str | None = None, load_text_weight
     if spec.lock_text:
         model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
     return ClipModel(model=model, tokenizer=build_tokenizer(model_cfg), spec=spec)
+
+
+class _DropRandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage() and "initialized partially" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_random_init_warning() -> Iterator[None]:
+    """open_clip warns on the root logger when a model starts without CLIP weights: expected here (weights are
+    loaded next, or the model is trained from scratch), so the warning would only mislead."""
+    root = logging.getLogger()
+    flt = _DropRandomInitWarning()
+    root.addFilter(flt)
+    try:
+        yield
+    finally:
+        root.removeFilter(flt)
 
 
 def _existing_file(path: str) -> str:

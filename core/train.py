@@ -226,7 +226,8 @@ class Trainer:
 
     def train_step(self, inputs: torch.Tensor, captions: list[str]) -> float:
         """One optimizer step over a local batch; with accumulation, the loss is that of the whole batch
-        (features of the other chunks are recomputed without gradient, as open_clip does)."""
+        (features of the other chunks are recomputed without gradient, as open_clip does; unlike open_clip, the
+        logit scale gets its gradient once, not once per chunk)."""
         inputs = inputs.to(self.device, non_blocking=True)
         text = self._text(captions)
         self.optimizer.zero_grad(set_to_none=True)
@@ -247,6 +248,9 @@ class Trainer:
                     img_j, txt_j, scale, bias = self.ddp_pair(in_chunks[j], text_chunks[j])
                     images = torch.cat([f[0] for f in feats[:j]] + [img_j] + [f[0] for f in feats[j + 1 :]])
                     texts = torch.cat([f[1] for f in feats[:j]] + [txt_j] + [f[1] for f in feats[j + 1 :]])
+                    if j > 0:  # the scale and bias enter every chunk's loss: let only one chunk carry their gradient
+                        scale = scale.detach()
+                        bias = None if bias is None else bias.detach()
                     loss = self._loss(images, texts, scale, bias)
                     loss.backward()
         self.optimizer.step()

@@ -76,7 +76,7 @@ def resolve(ref: str, client: MlflowClient | None = None) -> ModelRef:
     except (MlflowException, ValueError) as err:
         what = f"alias {alias!r}" if alias else f"version {version!r}" if version else "any version"
         raise ModelNotFoundError(f"model {found!r} has no {what}") from err
-    return ModelRef(uri=f"models:/{found}/{mv.version}", name=found, version=mv.version)
+    return ModelRef(uri=f"models:/{found}/{mv.version}", name=found, version=str(mv.version))
 
 
 def list_models(client: MlflowClient | None = None) -> list[dict[str, Any]]:
@@ -104,7 +104,7 @@ def show_model(ref: str, client: MlflowClient | None = None) -> dict[str, Any]:
     run = client.get_run(mv.run_id) if mv.run_id else None
     return {
         "name": mv.name,
-        "version": mv.version,
+        "version": str(mv.version),
         "uri": resolved.uri,
         "aliases": list(mv.aliases),
         "run_id": mv.run_id,

@@ -114,4 +114,4 @@ def publish(
         client.delete_model_version(name, mv.version)
         raise
     log.info("registered %s version %s (champion: %s)", name, mv.version, champion)
-    return Published(name, mv.version, f"models:/{name}/{mv.version}", champion, primary_metric, value)
+    return Published(name, str(mv.version), f"models:/{name}/{mv.version}", champion, primary_metric, value)

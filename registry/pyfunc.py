@@ -46,7 +46,7 @@ SIGNATURE = ModelSignature(
 def items_from_frame(frame: pd.DataFrame) -> list[InputItem]:
     """Rows of ``path`` or base64 ``data`` (+ ``name``) to prediction inputs; a malformed row is an InputError."""
     if frame is None or len(frame) == 0:
-        raise InputError("the request holds no inputs")
+        raise InputError("the request holds no inputs: send rows with a 'path' or base64 'data' column")
     if "path" not in frame.columns and "data" not in frame.columns:
         raise InputError(f"each input needs a 'path' or base64 'data' column; got columns {list(frame.columns)}")
     items = []
@@ -78,7 +78,7 @@ def run_prediction(predictor: Predictor, frame: pd.DataFrame, params: dict[str, 
     )
     if all(r.error for r in results):
         raise InputError("no input could be read: " + "; ".join(str(r.error) for r in results))
-    return pd.DataFrame([r.to_dict() for r in results])
+    return pd.DataFrame([r.to_dict() for r in results], dtype=object)  # object: a missing error stays None
 
 
 class ClipzooPyfunc(PythonModel):

@@ -9,20 +9,23 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from clipzoo.cli.main import main
 
 from tests.conftest import REPO
 
 
 def clipzoo(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The installed console script, in its own process, as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "clipzoo.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
+    exe = Path(sys.executable).with_name("clipzoo")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def clipzoo_inprocess(capsys, *args: str) -> subprocess.CompletedProcess:
+    """`clipzoo.cli.main.main` in this process (much faster than a new interpreter per case)."""
+    code = main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
 def _heldout_files(image_demo, n=2):
@@ -63,7 +66,7 @@ def test_bad_file_is_named_and_others_still_answered(registered_image_model, ima
     assert proc.stdout.startswith(files[0])
 
 
-def test_user_errors_exit_2_with_a_clear_message(registered_image_model, image_demo, tmp_path):
+def test_user_errors_exit_2_with_a_clear_message(registered_image_model, image_demo, tmp_path, capsys):
     files, _ = _heldout_files(image_demo, 1)
     cases = [
         (("predict", "clipzoo-image", files[0]), "label list is empty"),
@@ -75,21 +78,24 @@ def test_user_errors_exit_2_with_a_clear_message(registered_image_model, image_d
         (("models", "promote", "clipzoo-image", "999"), "has no version '999'"),
     ]
     for args, message in cases:
-        proc = clipzoo(*args)
+        proc = clipzoo_inprocess(capsys, *args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
 
 
-def test_manifest_without_caption_column_is_reported(tmp_path):
+def test_manifest_without_caption_column_is_reported(tmp_path, capsys):
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,label\na.png,cat\n")
-    proc = clipzoo("train", "image", "--data", str(manifest))
+    proc = clipzoo_inprocess(capsys, "train", "image", "--data", str(manifest))
     assert proc.returncode == 2
     assert str(manifest) in proc.stderr and "caption" in proc.stderr
 
 
-def test_models_list_show_promote(registered_image_model):
+def test_models_list_show_promote(registered_image_model, capsys):
+    def clipzoo(*args):
+        return clipzoo_inprocess(capsys, *args)
+
     listed = clipzoo("models", "list")
     assert listed.returncode == 0 and "clipzoo-image" in listed.stdout and "champion->v" in listed.stdout
     shown = clipzoo("models", "show", "clipzoo-image@champion")

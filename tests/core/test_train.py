@@ -48,8 +48,15 @@ def test_accumulation_gives_the_whole_batch_gradient(tiny_spec, image_demo, tmp_
     loss_whole = whole.train_step(batch["input"], batch["caption"])
     loss_chunked = chunked.train_step(batch["input"], batch["caption"])
     assert abs(loss_whole - loss_chunked) < 1e-5
-    for name, value in _weights(whole).items():
-        torch.testing.assert_close(_weights(chunked)[name], value, atol=2e-6, rtol=1e-5, msg=name)
+    # Gradients, not weights: Adam's first step is lr * sign(g), which turns float noise on zero gradients
+    # (e.g. attention key biases) into full-size steps.
+    chunked_grads = _grads(chunked)
+    for name, grad in _grads(whole).items():
+        torch.testing.assert_close(chunked_grads[name], grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def _grads(trainer):
+    return {n: p.grad.clone() for n, p in trainer.clip.model.named_parameters() if p.grad is not None}
 
 
 def test_locked_text_tower_is_cached_and_matches_uncached(tiny_lit_spec, image_demo, tmp_path):

@@ -1,6 +1,6 @@
-"""One training step on a fixed global batch, run alone or under torchrun; writes the loss and weights.
+"""One training step on a fixed global batch, run alone or under torchrun; writes the loss and gradients.
 
-Used by tests/core/test_distributed.py: the 2-process run must give the single-process loss and weights.
+Used by tests/core/test_distributed.py: the 2-process run must give the single-process loss and gradients.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ def main(spec_path: str, manifest_path: str, out_dir: str, local_loss: bool) -> 
     dataset = ManifestDataset(Manifest.read(manifest_path), domain, domain.transform(spec, train=False))
     config = TrainConfig(epochs=1, batch_size=16, warmup_steps=1, local_loss=local_loss, max_steps=1)
     trainer = Trainer(clip, domain, dataset, config, out_dir, env=env)
-    rows = [row for row, _ in trainer._loader().sampler]  # this rank's share of the first global batch
+    rows = [row for row, _ in trainer._loader().sampler][: trainer.sampler.local_batch_size]  # first global batch
     batch = collate_with(domain)([dataset[r] for r in rows])
     loss = trainer.train_step(batch["input"], batch["caption"])
     if env.is_main:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "result.json").write_text(json.dumps({"loss": loss, "world_size": env.world_size, "rows": rows}))
-        save_file({k: v.contiguous() for k, v in clip.model.state_dict().items()}, str(out / "weights.safetensors"))
+        grads = {n: p.grad.contiguous() for n, p in clip.model.named_parameters() if p.grad is not None}
+        save_file(grads, str(out / "grads.safetensors"))
     if env.distributed:
         dist.barrier()
         dist.destroy_process_group()
