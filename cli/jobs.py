@@ -190,6 +190,9 @@ def demo_job(domain_name: str, args: Any) -> int:
     from clipzoo.registry.catalog import CHAMPION
 
     domain = get_domain(domain_name)
+    custom = domain.run_demo(args)
+    if custom is not None:
+        return custom
     config = _train_config(args, domain.demo_train_defaults(args.small))
     print(
         f"clipzoo demo {domain.name}: writing demo data, then training {config.epochs} epoch(s) on CPU",

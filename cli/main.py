@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 EXIT_USAGE = 2
+# MLflow errors that mean the user's input was wrong (a bad payload, an unknown model), not that MLflow failed.
+USER_ERROR_CODES = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST")
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -219,9 +221,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_domains(args: argparse.Namespace) -> int:
     from clipzoo.core.domain import available_domains, get_domain
+    from clipzoo.core.errors import ClipzooError
 
     for name in available_domains():
-        print(f"{name:16s} {get_domain(name).modality}")
+        try:
+            print(f"{name:16s} {get_domain(name).modality}")
+        except ClipzooError as err:
+            print(f"{name:16s} unavailable: {err}")
     return 0
 
 
@@ -258,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clipzoo: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except MlflowException as err:
+        if err.error_code not in USER_ERROR_CODES:
+            raise
         print(f"clipzoo: error: {err.message}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -89,6 +89,16 @@ class Domain(ABC):
         """Zero-shot tasks evaluated after training; classification tasks use ``prompt_packs()``."""
         return []
 
+    def extra_metrics(self, clip: Any, manifest: Any, features: torch.Tensor) -> dict[str, float]:
+        """Domain-specific held-out metrics (multi-finding AUROC, slide-level top-K, composed retrieval, few-shot
+        kNN...) given the model, the held-out manifest and its L2-normalised embeddings in row order."""
+        return {}
+
+    def run_demo(self, args: Any) -> int | None:
+        """A domain whose demo needs more than the generic train -> evaluate -> register -> predict job (several
+        training stages, say) runs it here and returns the exit code; ``None`` means use the generic job."""
+        return None
+
     def label_templates(self) -> tuple[str, ...]:
         """Templates for labels given at prediction time: the first prompt pack's, else the label alone."""
         packs = self.prompt_packs()
@@ -127,5 +137,10 @@ def get_domain(name: str) -> Domain:
         from .errors import InputError
 
         raise InputError(f"unknown domain {name!r}; installed domains: {', '.join(available_domains()) or 'none'}")
-    cls = found[0].load()
+    try:
+        cls = found[0].load()
+    except (ImportError, AttributeError) as err:
+        from .errors import ClipzooError
+
+        raise ClipzooError(f"domain {name!r} is installed but cannot be imported: {err}") from err
     return cls()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .batch import move_to
 from .data import Manifest, ManifestDataset, collate_with
 from .domain import Domain, ZeroShotTask
 from .errors import InputError
@@ -31,7 +32,7 @@ def encode_manifest(clip: ClipModel, domain: Domain, manifest: Manifest, batch_s
     device = next(clip.model.parameters()).device
     clip.model.eval()
     chunks = [
-        clip.model.encode_image(batch["input"].to(device), normalize=True).float().cpu()
+        clip.model.encode_image(move_to(batch["input"], device), normalize=True).float().cpu()
         for batch in Progress(loader, total=len(loader), desc="encode held-out")
     ]
     return torch.cat(chunks)
@@ -89,4 +90,5 @@ def evaluate(
         report.confusion.update(part.confusion)
     if "caption" in manifest.frame.columns:
         report.metrics.update(evaluate_retrieval(clip, features, manifest.captions()))
+    report.metrics.update(domain.extra_metrics(clip, manifest, features))
     return report

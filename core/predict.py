@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from .batch import move_to
 from .domain import Domain
 from .errors import ClipzooError, InputError
 from .model import ClipModel
@@ -85,7 +86,7 @@ class Predictor:
             return None, errors
         chunks = [
             self.clip.model.encode_image(
-                self.domain.collate(tensors[i : i + self.batch_size]).to(self.device), normalize=True
+                move_to(self.domain.collate(tensors[i : i + self.batch_size]), self.device), normalize=True
             )
             .float()
             .cpu()

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from .batch import move_to, split_batch
 from .checkpoint import load_checkpoint_file, rng_state, save_atomic, set_rng_state
 from .data import ManifestDataset, collate_with
 from .distributed import DistEnv, mean_across_ranks, wrap_ddp
@@ -78,7 +79,7 @@ class ContrastivePair(nn.Module):
         self.model = clip.model
         self.text_head = text_head
 
-    def forward(self, inputs: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, inputs: Any, text: torch.Tensor) -> tuple[torch.Tensor, ...]:
         image_features = self.model.encode_image(inputs, normalize=True)
         if self.text_head is None:
             text_features = self.model.encode_text(text, normalize=True)
@@ -224,11 +225,11 @@ class Trainer:
             return self.loss_fn(image_features, text_features, logit_scale, logit_bias)
         return self.loss_fn(image_features, text_features, logit_scale)
 
-    def train_step(self, inputs: torch.Tensor, captions: list[str]) -> float:
+    def train_step(self, inputs: Any, captions: list[str]) -> float:
         """One optimizer step over a local batch; with accumulation, the loss is that of the whole batch
         (features of the other chunks are recomputed without gradient, as open_clip does; unlike open_clip, the
         logit scale gets its gradient once, not once per chunk)."""
-        inputs = inputs.to(self.device, non_blocking=True)
+        inputs = move_to(inputs, self.device)
         text = self._text(captions)
         self.optimizer.zero_grad(set_to_none=True)
         accum = self.config.accum_steps
@@ -237,7 +238,7 @@ class Trainer:
                 loss = self._loss(*self.ddp_pair(inputs, text))
             loss.backward()
         else:
-            in_chunks, text_chunks = inputs.chunk(accum), text.chunk(accum)
+            in_chunks, text_chunks = split_batch(inputs, accum), text.chunk(accum)
             with torch.no_grad(), self._autocast():
                 feats = [self.pair(i, t)[:2] for i, t in zip(in_chunks, text_chunks, strict=True)]
             for j in range(accum):
