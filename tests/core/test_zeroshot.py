@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -69,6 +71,6 @@ def test_predictor_answers_good_files_and_names_bad_ones(tiny_spec, image_demo, 
     assert alone[0].labels == results[2].labels  # batching and bad neighbours do not change an answer
     assert alone[0].scores == pytest.approx(results[2].scores, abs=1e-5)
     with_bytes = predictor.predict(
-        [InputItem(name="x.png", data=open(good[1], "rb").read())], labels=["circle", "star", "ring"], top_k=2
+        [InputItem(name="x.png", data=Path(good[1]).read_bytes())], labels=["circle", "star", "ring"], top_k=2
     )
     assert with_bytes[0].scores == pytest.approx(alone[0].scores, abs=1e-5)
