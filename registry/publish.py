@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -84,14 +85,17 @@ def publish(
     with tempfile.TemporaryDirectory(prefix="clipzoo-package-") as tmp:
         folder = Path(tmp) / "clipzoo_model"
         sums = write_package(clip, folder, card, metadata)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=PYFUNC_CODE,
-            artifacts={MODEL_DIR_ARTIFACT: str(folder)},
-            signature=SIGNATURE,
-            pip_requirements=pip_requirements(),
-            metadata={"clipzoo_domain": clip.spec.domain, "weights_sha256": sums[WEIGHTS]},
-        )
+        with warnings.catch_warnings():
+            # The smoke prediction below does what an input example would, on a real file of the domain.
+            warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=PYFUNC_CODE,
+                artifacts={MODEL_DIR_ARTIFACT: str(folder)},
+                signature=SIGNATURE,
+                pip_requirements=pip_requirements(),
+                metadata={"clipzoo_domain": clip.spec.domain, "weights_sha256": sums[WEIGHTS]},
+            )
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     answer = loaded.predict(pd.DataFrame(example["inputs"]), params=example.get("params"))
     if answer["error"].notna().any():
