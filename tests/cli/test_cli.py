@@ -108,3 +108,15 @@ def test_models_list_show_promote(registered_image_model, capsys):
     assert promoted.returncode == 0
     staged = json.loads(clipzoo("models", "show", "clipzoo-image@staging").stdout)
     assert staged["version"] == registered_image_model.published.version
+
+
+def test_eval_and_predict_by_run_id(registered_image_model, image_demo, capsys):
+    evaluated = clipzoo_inprocess(capsys, "eval", "clipzoo-image@champion", "--data", str(image_demo.heldout))
+    assert evaluated.returncode == 0, evaluated.stderr
+    lines = dict(line.split() for line in evaluated.stdout.strip().splitlines())
+    assert {"shape_top1", "colour_top1", "text_to_image_R@1"} <= set(lines)
+    assert 0.0 <= float(lines["shape_top1"]) <= 1.0
+    files, _ = _heldout_files(image_demo, 1)
+    by_run = clipzoo_inprocess(capsys, "predict", registered_image_model.run_id, files[0], "--labels", "circle", "star")
+    assert by_run.returncode == 0, by_run.stderr
+    assert by_run.stdout.startswith(files[0])
