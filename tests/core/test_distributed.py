@@ -42,4 +42,6 @@ def test_two_process_torchrun_equals_single_process(mode, tiny_spec, image_demo,
     g1, g2 = load_file(str(single / "grads.safetensors")), load_file(str(double / "grads.safetensors"))
     assert g1.keys() == g2.keys() and len(g1) > 10
     for name in g1:  # DDP-averaged gradients equal the single-process gradient of the global batch
-        torch.testing.assert_close(g2[name], g1[name], atol=1e-6, rtol=1e-4, msg=name)
+        scale = g1[name].abs().max().item()
+        err = (g2[name] - g1[name]).abs().max().item()
+        assert err <= 1e-4 * scale + 1e-7, f"{name}: max error {err:.3g} for gradients up to {scale:.3g}"

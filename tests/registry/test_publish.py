@@ -91,12 +91,12 @@ def test_champion_moves_only_when_the_new_version_is_at_least_as_good(registered
     with mlflow.start_run():
         worse = publish(clip, "card", {}, "shape_top1", {"shape_top1": best - 0.1}, example)
     assert not worse.champion
-    assert client.get_registered_model(name).aliases[CHAMPION] == champion
+    assert str(client.get_registered_model(name).aliases[CHAMPION]) == str(champion)
 
     with mlflow.start_run():
         equal = publish(clip, "card", {}, "shape_top1", {"shape_top1": best}, example)
     assert equal.champion
-    assert client.get_registered_model(name).aliases[CHAMPION] == equal.version
+    assert str(client.get_registered_model(name).aliases[CHAMPION]) == equal.version
     assert resolve(name).version == equal.version  # a bare name means its champion
 
 
