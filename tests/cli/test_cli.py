@@ -47,7 +47,9 @@ def test_predict_ranks_labels_for_each_file(registered_image_model, image_demo):
 
 def test_predict_embeddings_are_unit_vectors(registered_image_model, image_demo):
     files, _ = _heldout_files(image_demo, 1)
-    proc = clipzoo("predict", f"clipzoo-image/{registered_image_model.published.version}", files[0], "--task", "embed", "--json")
+    proc = clipzoo(
+        "predict", f"clipzoo-image/{registered_image_model.published.version}", files[0], "--task", "embed", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     emb = json.loads(proc.stdout)["embedding"]
     assert len(emb) == 32 and abs(sum(x * x for x in emb) - 1) < 1e-4

@@ -29,7 +29,15 @@ def server(registered_image_model):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     log = open(Path(os.environ["CLIPZOO_HOME"]) / "serve.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clipzoo.cli.main", "serve", f"clipzoo-image/{registered_image_model.published.version}", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "clipzoo.cli.main",
+            "serve",
+            f"clipzoo-image/{registered_image_model.published.version}",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
