@@ -18,6 +18,7 @@ from clipzoo.core.domain import DemoData, Domain, get_domain
 from clipzoo.core.errors import InputError
 from clipzoo.core.evaluate import EvalReport, evaluate
 from clipzoo.core.model import build_model
+from clipzoo.core.shards import IndexedShards, is_shard_location
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.train import TrainConfig, Trainer
 from clipzoo.registry import plots
@@ -46,15 +47,35 @@ def demo_data(domain: Domain, small: bool = False, seed: int = 0) -> DemoData:
     return domain.write_demo_data(root, seed=seed, small=small)
 
 
-def _manifests(domain: Domain, data: str, heldout: str | None, small: bool) -> tuple[Manifest, Manifest | None]:
-    if data == "demo":
-        demo = demo_data(domain, small=small)
-        return Manifest.read(demo.train), Manifest.read(heldout or demo.heldout)
-    return Manifest.read(data), Manifest.read(heldout) if heldout else None
+@dataclass
+class TrainingData:
+    """The training set (a manifest's rows, or WebDataset shards read by random access) and how to name it."""
+
+    dataset: ManifestDataset | IndexedShards
+    source: Path
+    rows: int
+    digest: str
 
 
-def _config_fingerprint(spec: ModelSpec, config: TrainConfig, manifest: Manifest) -> str:
-    payload = json.dumps([spec.to_dict(), config.to_dict(), str(manifest.source)], sort_keys=True, default=str)
+def _training_data(domain: Domain, spec: ModelSpec, data: str, small: bool) -> TrainingData:
+    transform = domain.transform(spec, train=True)
+    if data != "demo" and is_shard_location(data):
+        shards = IndexedShards(data, domain, transform)
+        return TrainingData(shards, shards.source, len(shards), shards.digest())
+    manifest = Manifest.read(demo_data(domain, small=small).train if data == "demo" else data)
+    return TrainingData(
+        ManifestDataset(manifest, domain, transform), manifest.source, len(manifest), sha256_file(manifest.source)
+    )
+
+
+def _heldout(domain: Domain, data: str, heldout: str | None, small: bool) -> Manifest | None:
+    if heldout:
+        return Manifest.read(heldout)
+    return Manifest.read(demo_data(domain, small=small).heldout) if data == "demo" else None
+
+
+def _config_fingerprint(spec: ModelSpec, config: TrainConfig, train: TrainingData) -> str:
+    payload = json.dumps([spec.to_dict(), config.to_dict(), str(train.source)], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -98,9 +119,10 @@ def train_job(
     if spec.domain != domain.name:
         raise InputError(f"spec is for domain {spec.domain!r}, not {domain.name!r}", spec_path)
     config = config or TrainConfig()
-    train_manifest, heldout_manifest = _manifests(domain, data, heldout, small_demo)
+    train_data = _training_data(domain, spec, data, small_demo)
+    heldout_manifest = _heldout(domain, data, heldout, small_demo)
     env = init_distributed()
-    fingerprint = _config_fingerprint(spec, config, train_manifest)
+    fingerprint = _config_fingerprint(spec, config, train_data)
     out = (
         Path(output_dir)
         if output_dir
@@ -111,7 +133,7 @@ def train_job(
 
     seed_everything(config.seed)  # the same seed gives the same initial weights, data order and augmentation
     clip = build_model(spec)
-    dataset = ManifestDataset(train_manifest, domain, domain.transform(spec, train=True))
+    dataset = train_data.dataset
     result = TrainJobResult(output_dir=out)
     if not env.is_main:
         Trainer(clip, domain, dataset, config, out, env=env).fit()
@@ -132,8 +154,8 @@ def train_job(
                     "spec.vision_tower": spec.vision_tower,
                     "spec.text_tower": spec.hf_text_model or "open_clip",
                     "spec.lock_text": spec.lock_text,
-                    "data.train": str(train_manifest.source),
-                    "data.train_rows": len(train_manifest),
+                    "data.train": str(train_data.source),
+                    "data.train_rows": train_data.rows,
                     "world_size": env.world_size,
                 }
             )
@@ -147,14 +169,16 @@ def train_job(
         _log_report(report, state.step_losses, trainer.sampler.steps_per_epoch)
         result.metrics = report.metrics
         if register:
-            result.published = _register(clip, domain, train_manifest, heldout_manifest, report, config)
+            result.published = _register(clip, domain, train_data, heldout_manifest, report, config)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _register(clip, domain: Domain, train: Manifest, heldout: Manifest, report: EvalReport, config: TrainConfig):
+def _register(
+    clip, domain: Domain, train: TrainingData, heldout: Manifest, report: EvalReport, config: TrainConfig
+) -> Published:
     data_info = {
-        "train manifest": f"{train.source} ({len(train)} rows, sha256 {sha256_file(train.source)[:16]})",
+        "training data": f"{train.source} ({train.rows} samples, sha256 {train.digest[:16]})",
         "held-out manifest": f"{heldout.source} ({len(heldout)} rows)",
         "epochs": config.epochs,
         "global batch": config.batch_size,

@@ -44,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a domain's model, evaluate zero-shot, register it")
     p.add_argument("domain")
-    p.add_argument("--data", required=True, help="training manifest (CSV/JSONL/Parquet) or 'demo'")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="training manifest (CSV/JSONL/Parquet), WebDataset shards (a .tar or a folder of them), or 'demo'",
+    )
     p.add_argument("--heldout", help="held-out manifest for zero-shot evaluation (demo data brings its own)")
     p.add_argument("--no-register", action="store_true", help="train and evaluate, but register nothing")
     _add_train_options(p)
@@ -55,10 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="zero-shot prediction on files with a registered model")
     p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="*", help="input files (none when the query is --text alone)")
     p.add_argument("--labels", nargs="*", default=[], help="candidate labels")
     p.add_argument("--templates", nargs="*", default=[], help="prompt templates with {} (default: the domain's)")
-    p.add_argument("--task", default="classify", choices=["classify", "embed"])
+    p.add_argument("--task", default="classify", help="classify, embed, or a domain task (e.g. search, slide)")
+    p.add_argument(
+        "--text", action="append", default=[], help="a text query; with files, the text that goes with each file"
+    )
+    p.add_argument("--catalogue", help="a folder the task reads (e.g. a product index for --task search)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a task setting (JSON value)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--embeddings", action="store_true", help="include embeddings in the output")
     p.add_argument("--json", action="store_true", help="print JSON lines")
@@ -155,13 +164,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_rows(model: str, files: Sequence[str], params: dict) -> list[dict]:
+def _input_frame(files: Sequence[str], texts: Sequence[str]):
+    """One row per file (each with the one --text, or its own when as many are given), or per text alone."""
     import pandas as pd
+    from clipzoo.core.errors import InputError
+
+    if not files:
+        if not texts:
+            raise InputError("nothing to predict: give files, --text, or both")
+        return pd.DataFrame({"text": list(texts)})
+    frame = pd.DataFrame({"path": [os.path.abspath(f) for f in files]})
+    if texts:
+        if len(texts) not in (1, len(files)):
+            raise InputError(f"give one --text for all files or one per file ({len(files)}), not {len(texts)}")
+        frame["text"] = list(texts) * (len(files) if len(texts) == 1 else 1)
+    return frame
+
+
+def _options(pairs: Sequence[str]) -> str:
+    from clipzoo.core.errors import InputError
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--option needs KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return json.dumps(options)
+
+
+def _predict_rows(model: str, frame, params: dict) -> list[dict]:
     from clipzoo.registry.loading import load_pyfunc
 
-    pyfunc = load_pyfunc(model)
-    frame = pyfunc.predict(pd.DataFrame({"path": [os.path.abspath(f) for f in files]}), params=params)
-    return frame.to_dict("records")
+    return load_pyfunc(model).predict(frame, params=params).to_dict("records")
+
+
+_SHOWN = ("input", "labels", "scores", "error", "embedding")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -171,8 +212,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "task": args.task,
         "top_k": args.top_k,
         "return_embeddings": args.embeddings,
+        "catalogue": os.path.abspath(args.catalogue) if args.catalogue else "",
+        "options": _options(args.option),
     }
-    rows = _predict_rows(args.model, args.files, params)
+    rows = _predict_rows(args.model, _input_frame(args.files, args.text), params)
     failed = 0
     for row in rows:
         if args.json:
@@ -181,7 +224,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"{row['input']}: ERROR {row['error']}", file=sys.stderr)
         else:
             ranked = ", ".join(f"{lb} ({s:.3f})" for lb, s in zip(row["labels"], row["scores"], strict=True))
-            print(f"{row['input']}: {ranked or 'embedded'}")
+            extra = {k: v for k, v in row.items() if k not in _SHOWN and v is not None}
+            details = ("  " + json.dumps(extra, default=str)) if extra else ""
+            print(f"{row['input']}: {ranked or 'embedded'}{details}")
         failed += bool(row.get("error"))
     return EXIT_USAGE if failed else 0
 

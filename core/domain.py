@@ -94,6 +94,11 @@ class Domain(ABC):
         kNN...) given the model, the held-out manifest and its L2-normalised embeddings in row order."""
         return {}
 
+    def prediction_tasks(self) -> dict[str, Any]:
+        """Tasks beyond ``classify`` and ``embed`` that ``clipzoo predict`` and the server answer for this domain, by
+        name: each a ``clipzoo.core.predict.PredictionTask`` (a catalogue search, a whole-slide classification...)."""
+        return {}
+
     def run_demo(self, args: Any) -> int | None:
         """A domain whose demo needs more than the generic train -> evaluate -> register -> predict job (several
         training stages, say) runs it here and returns the exit code; ``None`` means use the generic job."""

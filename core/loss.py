@@ -1,13 +1,49 @@
-"""Contrastive losses: open_clip's ``ClipLoss`` and ``SigLipLoss``, selected by name, distributed-aware."""
+"""Contrastive losses: open_clip's ``ClipLoss`` and ``SigLipLoss``, selected by name, distributed-aware.
+
+Domains add their own (MedCLIP's soft targets, say) with ``register_loss``. A loss whose module sets
+``uses_captions = True`` is also given the batch's captions: ``loss(image_features, text_features, logit_scale,
+[logit_bias,] captions=captions)``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from open_clip.loss import ClipLoss, SigLipLoss
 from torch import nn
 
 from .errors import InputError
 
-LOSSES = ("clip", "siglip")
+LossFactory = Callable[..., nn.Module]
+
+
+def _clip_loss(rank: int, world_size: int, local_loss: bool, gather_with_grad: bool) -> nn.Module:
+    return ClipLoss(
+        local_loss=local_loss,
+        gather_with_grad=gather_with_grad,
+        cache_labels=True,
+        rank=rank,
+        world_size=world_size,
+    )
+
+
+def _siglip_loss(rank: int, world_size: int, local_loss: bool, gather_with_grad: bool) -> nn.Module:
+    return SigLipLoss(rank=rank, world_size=world_size)  # exchanges text features between neighbouring ranks
+
+
+_LOSSES: dict[str, LossFactory] = {"clip": _clip_loss, "siglip": _siglip_loss}
+
+
+def register_loss(name: str, factory: LossFactory) -> None:
+    """Make a loss selectable by name in a model spec (``spec.loss``).
+
+    ``factory(rank=, world_size=, local_loss=, gather_with_grad=)`` returns the loss module.
+    """
+    _LOSSES[name] = factory
+
+
+def available_losses() -> tuple[str, ...]:
+    return tuple(sorted(_LOSSES))
 
 
 def create_loss(
@@ -21,16 +57,7 @@ def create_loss(
 
     Under torchrun, ``gather_with_grad=True`` lets gradients flow through the gathered features; with
     ``local_loss=True`` each rank scores only its own rows against the global batch (less memory, same mean loss).
-    SigLIP exchanges text features between neighbouring ranks instead of gathering them.
     """
-    if name == "clip":
-        return ClipLoss(
-            local_loss=local_loss,
-            gather_with_grad=gather_with_grad,
-            cache_labels=True,
-            rank=rank,
-            world_size=world_size,
-        )
-    if name == "siglip":
-        return SigLipLoss(rank=rank, world_size=world_size)
-    raise InputError(f"unknown loss {name!r}; choose one of {LOSSES}")
+    if name not in _LOSSES:
+        raise InputError(f"unknown loss {name!r}; choose one of {available_losses()}")
+    return _LOSSES[name](rank=rank, world_size=world_size, local_loss=local_loss, gather_with_grad=gather_with_grad)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,21 @@ TASKS = ("classify", "embed")
 
 @dataclass(frozen=True)
 class InputItem:
-    """One input: a file path, or bytes with the file name they came under (a served request)."""
+    """One input: a file path, or bytes with the file name they came under (a served request), optionally with a
+    text (a query, or the modification of a composed query); a text alone is an item too (``name`` labels it)."""
 
     name: str
     data: bytes | None = None
+    text: str | None = None
+    has_file: bool = True
 
     @classmethod
-    def from_path(cls, path: str | Path) -> InputItem:
-        return cls(name=str(path))
+    def from_path(cls, path: str | Path, text: str | None = None) -> InputItem:
+        return cls(name=str(path), text=text)
+
+    @classmethod
+    def from_text(cls, text: str, name: str | None = None) -> InputItem:
+        return cls(name=name or text, text=text, has_file=False)
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Prediction:
     scores: list[float] = field(default_factory=list)
     embedding: list[float] | None = None
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what a domain task adds: product ids, tile counts...
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -47,7 +55,26 @@ class Prediction:
         }
         if self.embedding is not None:
             out["embedding"] = self.embedding
+        out.update(self.extra)
         return out
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """Everything a prediction was asked with; domain tasks read what they need from it."""
+
+    items: Sequence[InputItem]
+    task: str = "classify"
+    labels: Sequence[str] = ()
+    templates: Sequence[str] | None = None
+    top_k: int = 5
+    return_embeddings: bool = False
+    catalogue: str | None = None  # a folder the task searches (a product index, say)
+    options: dict[str, Any] = field(default_factory=dict)  # task-specific settings
+
+
+# A domain task: (predictor, request) -> one Prediction per item. Domains declare theirs in ``Domain.prediction_tasks``.
+PredictionTask = Callable[["Predictor", PredictRequest], list[Prediction]]
 
 
 class Predictor:
@@ -77,6 +104,9 @@ class Predictor:
         tensors: list[torch.Tensor] = []
         errors: list[str | None] = []
         for item in items:
+            if not item.has_file:
+                errors.append(f"{item.name}: a text alone cannot be {self.domain.modality} input for this task")
+                continue
             try:
                 tensors.append(self._read(item))
                 errors.append(None)
@@ -94,6 +124,22 @@ class Predictor:
         ]
         return torch.cat(chunks), errors
 
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised text embeddings, in batches."""
+        chunks = [
+            self.clip.model.encode_text(
+                self.clip.tokenize(list(texts[i : i + self.batch_size])).to(self.device), normalize=True
+            )
+            .float()
+            .cpu()
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        return torch.cat(chunks)
+
+    def tasks(self) -> tuple[str, ...]:
+        return TASKS + tuple(self.domain.prediction_tasks())
+
     def classifier(self, pack: PromptPack) -> torch.Tensor:
         key = (pack.templates, tuple((c, s) for c, s in pack.classes.items()))
         if key not in self._classifiers:
@@ -108,15 +154,32 @@ class Predictor:
         top_k: int = 5,
         templates: Sequence[str] | None = None,
         return_embeddings: bool = False,
+        catalogue: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> list[Prediction]:
         """Score each item against ``labels`` (each label expanded with ``templates``, by default the domain's),
-        or only embed it (``task="embed"``). A bad item gets its error; the others are still answered."""
-        if task not in TASKS:
-            raise InputError(f"unknown task {task!r}; choose one of {TASKS}")
+        only embed it (``task="embed"``: a text item gets its text embedding), or run one of the domain's own tasks
+        (a catalogue search, a whole-slide classification...). A bad item gets its error; the others are answered."""
+        if task not in self.tasks():
+            raise InputError(f"unknown task {task!r} for domain {self.domain.name!r}; choose one of {self.tasks()}")
         if not items:
             raise InputError("no inputs given")
         if top_k < 1:
             raise InputError(f"top_k must be >= 1, got {top_k}")
+        if task not in TASKS:
+            request = PredictRequest(
+                items=items,
+                task=task,
+                labels=tuple(labels or ()),
+                templates=tuple(templates) if templates else None,
+                top_k=top_k,
+                return_embeddings=return_embeddings,
+                catalogue=catalogue,
+                options=dict(options or {}),
+            )
+            return self.domain.prediction_tasks()[task](self, request)
+        if task == "embed" and any(not item.has_file for item in items):
+            return self._embed_mixed(items)
         pack = None
         if task == "classify":
             if not labels:
@@ -142,3 +205,14 @@ class Predictor:
             results.append(pred)
             row += 1
         return results
+
+    def _embed_mixed(self, items: Sequence[InputItem]) -> list[Prediction]:
+        """Embeddings for a mix of files and texts (text -> its text-tower embedding), in item order."""
+        files = [item for item in items if item.has_file]
+        file_preds = iter(self.predict(files, task="embed") if files else [])
+        texts = [item.text or "" for item in items if not item.has_file]
+        text_embs = iter(self.encode_text(texts))
+        return [
+            next(file_preds) if item.has_file else Prediction(input=item.name, embedding=next(text_embs).tolist())
+            for item in items
+        ]

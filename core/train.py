@@ -220,10 +220,11 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _loss(self, image_features, text_features, logit_scale, logit_bias) -> torch.Tensor:
+    def _loss(self, image_features, text_features, logit_scale, logit_bias, captions: list[str]) -> torch.Tensor:
+        extra = {"captions": captions} if getattr(self.loss_fn, "uses_captions", False) else {}
         if logit_bias is not None:
-            return self.loss_fn(image_features, text_features, logit_scale, logit_bias)
-        return self.loss_fn(image_features, text_features, logit_scale)
+            return self.loss_fn(image_features, text_features, logit_scale, logit_bias, **extra)
+        return self.loss_fn(image_features, text_features, logit_scale, **extra)
 
     def train_step(self, inputs: Any, captions: list[str]) -> float:
         """One optimizer step over a local batch; with accumulation, the loss is that of the whole batch
@@ -235,7 +236,7 @@ class Trainer:
         accum = self.config.accum_steps
         if accum == 1:
             with self._autocast():
-                loss = self._loss(*self.ddp_pair(inputs, text))
+                loss = self._loss(*self.ddp_pair(inputs, text), captions)
             loss.backward()
         else:
             in_chunks, text_chunks = split_batch(inputs, accum), text.chunk(accum)
@@ -252,7 +253,7 @@ class Trainer:
                     if j > 0:  # the scale and bias enter every chunk's loss: let only one chunk carry their gradient
                         scale = scale.detach()
                         bias = None if bias is None else bias.detach()
-                    loss = self._loss(images, texts, scale, bias)
+                    loss = self._loss(images, texts, scale, bias, captions)
                     loss.backward()
         self.optimizer.step()
         self.scheduler.step()

@@ -122,3 +122,13 @@ def test_eval_and_predict_by_run_id(registered_image_model, image_demo, capsys):
     by_run = clipzoo_inprocess(capsys, "predict", registered_image_model.run_id, files[0], "--labels", "circle", "star")
     assert by_run.returncode == 0, by_run.stderr
     assert by_run.stdout.startswith(files[0])
+
+
+def test_predict_embeds_a_text_query_alone(registered_image_model):
+    model = f"clipzoo-image/{registered_image_model.published.version}"
+    proc = clipzoo("predict", model, "--task", "embed", "--text", "a red circle", "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    assert row["input"] == "a red circle" and len(row["embedding"]) == 32
+    proc = clipzoo("predict", model)
+    assert proc.returncode == 2 and "nothing to predict" in proc.stderr

@@ -80,3 +80,41 @@ def test_webdataset_shards_round_trip(image_demo, tmp_path):
     assert [s["caption"] for s in streamed] == manifest.captions()
     direct = ManifestDataset(manifest, domain, transform)
     assert torch.equal(streamed[7]["input"], direct[7]["input"])
+
+
+def test_training_from_shards_equals_training_from_the_manifest(tiny_spec, image_demo, tmp_path):
+    """Random access into shards: same samples, same per-sample augmentation seeds, so the same weights."""
+    from clipzoo.core.model import build_model
+    from clipzoo.core.shards import IndexedShards
+    from clipzoo.core.train import TrainConfig, Trainer
+
+    manifest = Manifest.read(image_demo.train)
+    write_shards(manifest, tmp_path / "shards" / "train-%04d.tar", max_count=40)
+    domain = get_domain("image")
+    transform = domain.transform(tiny_spec, train=True)
+    shards = IndexedShards(tmp_path / "shards", domain, transform)
+    assert len(shards) == len(manifest) and shards.captions == manifest.captions()
+
+    def weights_after_training(dataset, out):
+        torch.manual_seed(0)
+        trainer = Trainer(build_model(tiny_spec), domain, dataset, TrainConfig(batch_size=16, max_steps=3), out)
+        trainer.fit()
+        return trainer.clip.model.state_dict()
+
+    from_manifest = weights_after_training(ManifestDataset(manifest, domain, transform), tmp_path / "a")
+    from_shards = weights_after_training(shards, tmp_path / "b")
+    for name, value in from_manifest.items():
+        assert torch.equal(value, from_shards[name]), name
+
+
+def test_a_broken_shard_or_an_empty_folder_is_named(tmp_path):
+    from clipzoo.core.shards import IndexedShards
+
+    bad = tmp_path / "train-0000.tar"
+    bad.write_bytes(b"this is not a tar archive" * 40)
+    with pytest.raises(InputError, match=r"train-0000\.tar"):
+        IndexedShards(bad, get_domain("image"), lambda x: x)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match=r"no \.tar shards"):
+        IndexedShards(empty, get_domain("image"), lambda x: x)
