@@ -210,7 +210,7 @@ def _example_labels(domain: Domain) -> list[str]:
 def demo_job(domain_name: str, args: Any) -> int:
     """Train on the domain's demo data, evaluate held-out zero-shot, register, then predict one held-out file
     with ``<registered name>@champion``."""
-    from clipzoo.cli.main import _predict_rows, _train_config
+    from clipzoo.cli.main import _input_frame, _predict_rows, _train_config
     from clipzoo.registry.catalog import CHAMPION
 
     domain = get_domain(domain_name)
@@ -241,7 +241,7 @@ def demo_job(domain_name: str, args: Any) -> int:
     )
     example = domain.demo_example(demo_data(domain, small=args.small))
     labels = _example_labels(domain)
-    rows = _predict_rows(f"{pub.name}@{CHAMPION}", [str(example)], {"labels": labels, "top_k": 3})
+    rows = _predict_rows(f"{pub.name}@{CHAMPION}", _input_frame([str(example)], []), {"labels": labels, "top_k": 3})
     row = rows[0]
     ranked = ", ".join(f"{lb} ({s:.3f})" for lb, s in zip(row["labels"], row["scores"], strict=True))
     print(f"\nclipzoo predict {pub.name}@{CHAMPION} {example} --labels {' '.join(labels)}")

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
-from clipzoo.core.errors import InputError
+from clipzoo.core.files import open_image
 from clipzoo.core.spec import ModelSpec
 from open_clip.transform import image_transform
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .demo_data import load_prompt_packs, write_demo_dataset
 
@@ -32,19 +32,7 @@ SMALL_RESNET_MINILM = {
 
 def read_image(path: str | Path) -> Image.Image:
     """Decode an image file to RGB, or raise ``InputError`` naming the file and what is wrong with it."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty (0 bytes)", path)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.convert("RGB")
-    except UnidentifiedImageError as err:
-        raise InputError("not a decodable image (unknown or corrupt format)", path) from err
-    except OSError as err:
-        raise InputError(f"corrupt image: {err}", path) from err
+    return open_image(path).convert("RGB")
 
 
 class ImageDomain(Domain):

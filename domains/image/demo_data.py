@@ -7,14 +7,13 @@ prompt sentence occurs in a training caption (prompts speak of images, pictures,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from clipzoo.core.files import demo_is_current, mark_demo_complete, package_json
 from PIL import Image, ImageDraw
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
@@ -230,15 +229,9 @@ def write_demo_dataset(
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     root = Path(root)
     paths = {"train": root / "train.csv", "heldout": root / "heldout.csv"}
-    done = root / "DONE.json"
     args = {"format": FORMAT_VERSION, "n_train": n_train, "n_heldout": n_heldout, "size": size, "seed": seed}
-    try:
-        if json.loads(done.read_text()) == args and all(p.is_file() for p in paths.values()):
-            return paths
-    except (OSError, ValueError):
-        pass
-
-    done.unlink(missing_ok=True)
+    if demo_is_current(root, args, list(paths.values())):
+        return paths
     images = root / "images"
     images.mkdir(parents=True, exist_ok=True)
     train_rng, heldout_rng = (np.random.default_rng([seed, stream]) for stream in (0, 1))
@@ -248,13 +241,10 @@ def write_demo_dataset(
     for stale in images.iterdir():  # images of an earlier, larger run
         if _IMAGE_NAME.match(stale.name) and stale.name not in keep:
             stale.unlink()
-    tmp = root / ".DONE.json.tmp"
-    tmp.write_text(json.dumps(args, indent=2) + "\n")
-    os.replace(tmp, done)
+    mark_demo_complete(root, args)
     return paths
 
 
 def load_prompt_packs() -> dict[str, dict]:
     """The zero-shot prompt packs ("shape", "colour") of ``prompts.json`` in ``clipzoo.domains.image``."""
-    text = resources.files("clipzoo.domains.image").joinpath("prompts.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return package_json("clipzoo.domains.image", "prompts.json")

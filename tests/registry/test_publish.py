@@ -48,7 +48,7 @@ def test_model_is_logged_from_code_with_signature_and_requirements(registered_im
     assert pyfunc.get("model_code_path", "").endswith("pyfunc_model.py")
     assert not list(local.rglob("*.pkl")), "models-from-code must pickle nothing"
     params = {p["name"] for p in json.loads(mlmodel["signature"]["params"])}
-    assert params == {"labels", "templates", "task", "top_k", "return_embeddings"}
+    assert params == {"labels", "templates", "task", "top_k", "return_embeddings", "catalogue", "options"}
     reqs = (local / "requirements.txt").read_text()
     assert "torch==2.14.1" in reqs and "open_clip_torch==3.3.0" in reqs
 

@@ -1,0 +1,66 @@
+"""Small file helpers every domain needs: input files checked before decoding, images decoded with a clear error,
+package JSON resources, and demo datasets written once (a marker records the arguments they were written with)."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InputError
+
+DONE_MARKER = "DONE.json"
+
+
+def require_file(path: str | Path) -> Path:
+    """``path`` as a Path, or ``InputError`` when it is missing, not a file, or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    if path.stat().st_size == 0:
+        raise InputError("file is empty (0 bytes)", path)
+    return path
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Decode an image file fully (in its own mode), or raise ``InputError`` naming the file and what is wrong."""
+    path = require_file(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.copy()
+    except UnidentifiedImageError as err:
+        raise InputError("not a decodable image (unknown or corrupt format)", path) from err
+    except (OSError, ValueError) as err:
+        raise InputError(f"corrupt image: {err}", path) from err
+
+
+def package_json(package: str, name: str) -> Any:
+    """A JSON file shipped inside a package (prompt packs, finding lists...)."""
+    return json.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+
+
+def demo_is_current(root: str | Path, args: dict[str, Any], outputs: list[Path]) -> bool:
+    """Whether ``root`` holds a complete demo dataset written with exactly ``args`` (then nothing needs writing).
+
+    When not, the stale marker is removed, so an interrupted rewrite is never taken for a complete one.
+    """
+    done = Path(root) / DONE_MARKER
+    try:
+        if json.loads(done.read_text()) == args and all(p.is_file() for p in outputs):
+            return True
+    except (OSError, ValueError):
+        pass
+    done.unlink(missing_ok=True)
+    return False
+
+
+def mark_demo_complete(root: str | Path, args: dict[str, Any]) -> None:
+    """Record, atomically, that ``root`` now holds the demo dataset written with ``args``."""
+    tmp = Path(root) / f".{DONE_MARKER}.tmp"
+    tmp.write_text(json.dumps(args, indent=2) + "\n")
+    os.replace(tmp, Path(root) / DONE_MARKER)
