@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -23,3 +25,12 @@ class ModelNotFoundError(ClipzooError):
 
 class ChecksumError(ClipzooError):
     """A checkpoint whose sha256 differs from the one recorded when it was registered."""
+
+
+def exit_code_for_input_errors(run: Callable[[], int]) -> int:
+    """Run a command-line entry point; an ``InputError`` prints one line naming the problem and gives exit code 2."""
+    try:
+        return run()
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

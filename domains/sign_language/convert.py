@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import InputError
+from clipzoo.core.errors import InputError, exit_code_for_input_errors
 
 from .demo_data import MANIFEST_COLUMNS, tagged
 
@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-missing", action="store_true")
     a = p.parse_args(argv)
     cols = ConvertColumns(a.video_column, a.gloss_column, a.signer_column or None, a.text_column)
-    try:
+
+    def run() -> int:
         out, skipped = convert(a.table, a.poses, a.out, cols, a.sign_lang, a.spoken_lang, a.skip_missing)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({skipped} row(s) skipped for a missing pose)")
-    return 0
+        print(f"wrote {out} ({skipped} row(s) skipped for a missing pose)")
+        return 0
+
+    return exit_code_for_input_errors(run)
 
 
 if __name__ == "__main__":

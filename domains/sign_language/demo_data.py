@@ -9,13 +9,12 @@ SignCLIP's language tags: ``<en> <ase> thank you``; the zero-shot prompts in ``p
 
 from __future__ import annotations
 
-import json
 import os
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import numpy.ma as ma
+from clipzoo.core.files import demo_is_current, mark_demo_complete, package_json
 from pose_format import Pose
 from pose_format.numpy import NumPyPoseBody
 
@@ -78,23 +77,15 @@ def write_demo_dataset(root: Path | str, small: bool = False, seed: int = 0) -> 
     signs = tuple(s for s in SIGNS if s.gloss in SMALL_GLOSSES) if small else SIGNS
     sizes = {"train": (4, 2), "heldout": (3, 2)} if small else {"train": (12, 2), "heldout": (6, 2)}
     paths = {name: root / f"{name}.csv" for name in sizes}
-    done = root / "DONE.json"
     args = {"format": FORMAT_VERSION, "small": small, "seed": seed}
-    try:
-        if json.loads(done.read_text()) == args and all(p.is_file() for p in paths.values()):
-            return paths
-    except (OSError, ValueError):
-        pass
-    done.unlink(missing_ok=True)
+    if demo_is_current(root, args, list(paths.values())):
+        return paths
     for stream, (name, (signers, reps)) in enumerate(sizes.items()):
         _write_split(root, name, signs, signers, reps, np.random.default_rng([seed, stream]))
-    tmp = root / ".DONE.json.tmp"
-    tmp.write_text(json.dumps(args, indent=2) + "\n")
-    os.replace(tmp, done)
+    mark_demo_complete(root, args)
     return paths
 
 
 def load_prompt_packs() -> dict[str, dict]:
     """The zero-shot prompt pack ``sign`` of ``prompts.json``: gloss -> English meanings, tagged templates."""
-    text = resources.files("clipzoo.domains.sign_language").joinpath("prompts.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return package_json("clipzoo.domains.sign_language", "prompts.json")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.ma as ma
 from clipzoo.core.errors import InputError
+from clipzoo.core.files import require_file
 from pose_format import Pose
 from pose_format.numpy import NumPyPoseBody
 from pose_format.utils.generic import (
@@ -156,11 +157,7 @@ def read_array_file(path: str | Path) -> PoseSequence:
     """A ``.npy`` [T, P, C] or [T, people, P, C] array, or a ``.npz`` with ``data`` (or ``poses``) and optional
     ``confidence`` [T, (people,) P], ``fps`` and ``layout`` (one of ``ARRAY_LAYOUTS``). Without a declared layout
     the point count names it (576, 543, 203, 178, 137); without ``fps``, 25 fps is assumed. NaN points are missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty (0 bytes)", path)
+    path = require_file(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:

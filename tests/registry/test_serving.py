@@ -123,7 +123,7 @@ def test_base64_files_with_embeddings(server, image_demo):
                 "inputs": {"data": [base64.b64encode(b"").decode()], "name": ["x.png"]},
                 "params": {"labels": ["a"]},
             },
-            "neither 'path' nor 'data'",
+            "none of 'path', 'data' or 'text'",
         ),
         (
             {
@@ -135,7 +135,7 @@ def test_base64_files_with_embeddings(server, image_demo):
         ({"inputs": {"path": ["/nonexistent/file.png"]}, "params": {"labels": ["a"]}}, "file not found"),
         ({"inputs": {"path": ["/x.png"]}, "params": {"labels": []}}, "label list is empty"),
         ({"inputs": {"path": ["/x.png"]}, "params": {"labels": ["a"], "task": "dance"}}, "unknown task"),
-        ({"inputs": {"other": ["x"]}}, "'path' or base64 'data'"),
+        ({"inputs": {"other": ["x"]}}, "'path', base64 'data' or 'text'"),
     ],
 )
 def test_bad_requests_get_400_and_the_server_keeps_serving(server, image_demo, payload, message):
