@@ -62,7 +62,9 @@ def items_from_frame(frame: pd.DataFrame) -> list[InputItem]:
     for i, row in enumerate(frame.to_dict("records")):
         path, data, text = row.get("path"), row.get("data"), row.get("text")
         text = text if isinstance(text, str) and text else None
-        if isinstance(data, str) and data:
+        if data == "":
+            raise InputError(f"input {i} ({row.get('name') or 'unnamed'}): 'data' is empty (0 bytes)")
+        if isinstance(data, str):
             try:
                 raw = base64.b64decode(data, validate=True)
             except (binascii.Error, ValueError) as err:

@@ -123,7 +123,7 @@ def test_base64_files_with_embeddings(server, image_demo):
                 "inputs": {"data": [base64.b64encode(b"").decode()], "name": ["x.png"]},
                 "params": {"labels": ["a"]},
             },
-            "none of 'path', 'data' or 'text'",
+            "'data' is empty (0 bytes)",
         ),
         (
             {
