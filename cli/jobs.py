@@ -20,7 +20,7 @@ from clipzoo.core.evaluate import EvalReport, evaluate
 from clipzoo.core.model import build_model
 from clipzoo.core.shards import IndexedShards, is_shard_location
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.train import TrainConfig, Trainer
+from clipzoo.core.train import TrainConfig
 from clipzoo.registry import plots
 from clipzoo.registry.callbacks import MlflowLogger
 from clipzoo.registry.card import model_card
@@ -136,7 +136,7 @@ def train_job(
     dataset = train_data.dataset
     result = TrainJobResult(output_dir=out)
     if not env.is_main:
-        Trainer(clip, domain, dataset, config, out, env=env).fit()
+        domain.trainer_class()(clip, domain, dataset, config, out, env=env).fit()
         return result
 
     experiment_for(domain.name)
@@ -160,7 +160,7 @@ def train_job(
                 }
             )
             mlflow.log_dict(spec.to_dict(), "spec.json")
-        trainer = Trainer(clip, domain, dataset, config, out, env=env, callbacks=[MlflowLogger()])
+        trainer = domain.trainer_class()(clip, domain, dataset, config, out, env=env, callbacks=[MlflowLogger()])
         state = trainer.fit()
         if heldout_manifest is None:
             result.seconds = time.perf_counter() - start

@@ -51,6 +51,7 @@ class Domain(ABC):
     name: str
     modality: str
     file_suffixes: tuple[str, ...] = ()
+    runtime_packages: tuple[str, ...] = ()  # distributions a served model of this domain needs beyond the core's
     primary_metric: str = "text_to_image_R@1"  # higher is better; decides whether a new version becomes champion
     intended_use: str = "Research on zero-shot classification and retrieval in this domain."
     limitations: str = "Trained only on the data named in this card; validate on your own data before relying on it."
@@ -93,6 +94,13 @@ class Domain(ABC):
         """Domain-specific held-out metrics (multi-finding AUROC, slide-level top-K, composed retrieval, few-shot
         kNN...) given the model, the held-out manifest and its L2-normalised embeddings in row order."""
         return {}
+
+    def trainer_class(self) -> type:
+        """The trainer ``clipzoo train`` uses: core's ``Trainer``, or a subclass adding a domain's own loss terms
+        (the GeoCLOSP location term, say) with the same constructor."""
+        from .train import Trainer
+
+        return Trainer
 
     def prediction_tasks(self) -> dict[str, Any]:
         """Tasks beyond ``classify`` and ``embed`` that ``clipzoo predict`` and the server answer for this domain, by

@@ -30,8 +30,14 @@ log = logging.getLogger(__name__)
 PYFUNC_CODE = str(Path(__file__).with_name("pyfunc_model.py"))
 
 
-def pip_requirements() -> list[str]:
-    return [f"{name}=={version(name)}" for name in RUNTIME_PACKAGES]
+def pip_requirements(domain: str | None = None) -> list[str]:
+    """Pinned packages a served model needs: the core's, plus those its domain reads its inputs with."""
+    extra: tuple[str, ...] = ()
+    if domain is not None:
+        from clipzoo.core.domain import get_domain
+
+        extra = get_domain(domain).runtime_packages
+    return [f"{name}=={version(name)}" for name in dict.fromkeys((*RUNTIME_PACKAGES, *extra))]
 
 
 @dataclass
@@ -82,7 +88,7 @@ def publish(
                 python_model=PYFUNC_CODE,
                 artifacts={MODEL_DIR_ARTIFACT: str(folder)},
                 signature=SIGNATURE,
-                pip_requirements=pip_requirements(),
+                pip_requirements=pip_requirements(clip.spec.domain),
                 metadata={"clipzoo_domain": clip.spec.domain, "weights_sha256": sums[WEIGHTS]},
             )
     loaded = mlflow.pyfunc.load_model(info.model_uri)
