@@ -1,0 +1,214 @@
+"""The ``medical`` domain: 2D radiographs and slices, 3D CT/MR volumes (DICOM series, NIfTI) with reports.
+
+Scans are read through MONAI (:mod:`.reader`), turned into windowed slices (:mod:`.transforms`) and encoded by a 2D
+open_clip tower per slice with attention slice pooling (:mod:`.tower`), trained 2D first and then the pooling on
+volumes with the 2D tower locked (:mod:`.pipeline`, RadCLIP). Zero-shot: nodule side classification with prompt packs,
+multi-finding present/absent detection with AUROC and bootstrap CI (:mod:`.findings`), report <-> volume retrieval
+(core, and with long reports pooled over sentence chunks: :mod:`.long_text`). The ``attention`` prediction task
+returns which slices mattered (:mod:`.attention`); ``"loss": "medclip_soft"`` selects MedCLIP's soft targets
+(:mod:`.soft_loss`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
+from clipzoo.core.errors import InputError
+from clipzoo.core.loss import register_loss
+from clipzoo.core.spec import ModelSpec
+
+from . import tower as _tower  # registers the "slice_attention" vision tower
+from .attention import predict_with_attention
+from .cache import ScanCache, default_cache_dir
+from .demo_data import FINDINGS, load_json, write_demo_dataset
+from .findings import FindingPrompts, finding_metrics, finding_probabilities
+from .long_text import report_retrieval
+from .reader import SCAN_SUFFIXES, is_nifti, read_scan
+from .soft_loss import LOSS_NAME, medclip_soft_loss
+from .transforms import ScanTransform
+
+register_loss(LOSS_NAME, medclip_soft_loss)  # "loss": "medclip_soft" in a model spec
+
+# A small ViT per slice (open_clip VisionTransformer) and the bundled pretrained all-MiniLM-L6-v2 text tower, locked
+# (LiT): the text side already knows "effusion" from "fluid", so held-out prompt wordings land near the reports.
+SMALL_VIT_MINILM = {
+    "embed_dim": 128,
+    "vision_cfg": {"image_size": 48, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
+    "text_cfg": {
+        "hf_model_name": "bundled:all-MiniLM-L6-v2",
+        "hf_pooler_type": "mean_pooler",
+        "hf_proj_type": "linear",
+        "context_length": 64,
+    },
+}
+SCAN_DEFAULTS = {"max_slices": 10, "sampling": "uniform", "windows": ["lung", "mediastinum", "bone"]}
+WHEEL_SERIES = ("dicomdirtests", "98892001", "CT5N")
+
+
+def wheel_ct_series() -> Path:
+    """The real 5-slice CT series shipped in pydicom's wheel (``pydicom/data/test_files/.../CT5N``)."""
+    import pydicom.data
+
+    return Path(pydicom.data.__file__).parent.joinpath("test_files", *WHEEL_SERIES)
+
+
+def _series_folder(root: Path) -> Path:
+    """The folder of an unpacked zip that holds the DICOM files (the zip's root or its only subfolder)."""
+    candidates = sorted({p.parent for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")})
+    if not candidates:
+        raise InputError("zip archive holds no files")
+    if len(candidates) > 1:
+        raise InputError(f"zip archive holds files in {len(candidates)} folders; send one series per zip")
+    return candidates[0]
+
+
+class MedicalDomain(Domain):
+    """CT/MR volumes and radiographs with radiology reports."""
+
+    name = "medical"
+    modality = "radiology-scan"
+    runtime_packages = ("numpy", "monai", "pydicom", "nibabel", "matplotlib")
+    file_suffixes = SCAN_SUFFIXES
+    primary_metric = "findings_mean_auroc"
+    intended_use = (
+        "Research on zero-shot finding detection and report retrieval for CT volumes and radiographs. "
+        "Not a medical device: never use it for diagnosis."
+    )
+    limitations = (
+        "The demo model is trained on synthetic phantoms (three findings) and knows nothing about real anatomy or "
+        "pathology; volumes are sampled to a fixed number of axial slices, so findings between them can be missed."
+    )
+
+    def __init__(self) -> None:
+        self._caches: dict[Path, ScanCache] = {}
+
+    def read(self, path: str | Path) -> Any:
+        """The scan at ``path`` (through the persistent cache of :mod:`.cache` unless it is turned off)."""
+        folder = default_cache_dir()
+        if folder is None:
+            return read_scan(path)
+        if folder not in self._caches:
+            self._caches[folder] = ScanCache(folder)
+        return self._caches[folder].get(path, read_scan)
+
+    def read_bytes(self, data: bytes, filename: str) -> Any:
+        """A served file: a zip of one DICOM series, a NIfTI (``.nii.gz`` kept whole), or any single scan file."""
+        name = Path(filename).name or "input"
+        with tempfile.TemporaryDirectory(prefix="clipzoo-medical-") as tmp:
+            target = Path(tmp) / ("input.nii.gz" if name.lower().endswith(".nii.gz") else f"input{Path(name).suffix}")
+            target.write_bytes(data)
+            if target.suffix.lower() != ".zip":
+                return self._read_named(target, filename)
+            try:
+                with zipfile.ZipFile(target) as archive:
+                    archive.extractall(Path(tmp) / "series")
+            except zipfile.BadZipFile as err:
+                raise InputError(f"not a valid zip archive: {err}", filename) from err
+            return self._read_named(_series_folder(Path(tmp) / "series"), filename)
+
+    @staticmethod
+    def _read_named(path: Path, filename: str) -> Any:
+        try:
+            return read_scan(path)
+        except InputError as err:  # name the uploaded file, not the temporary copy
+            raise InputError(str(err).split(": ", 1)[-1], filename) from err
+
+    def transform(self, spec: ModelSpec, train: bool) -> ScanTransform:
+        scan = {**SCAN_DEFAULTS, **spec.extra.get("scan", {})}
+        return ScanTransform(
+            image_size=spec.image_size,
+            mean=spec.mean,
+            std=spec.std,
+            channels=spec.input_channels,
+            train=train,
+            max_slices=int(scan["max_slices"]),
+            sampling=str(scan["sampling"]),
+            windows=tuple(scan["windows"]),
+            target_spacing=scan.get("target_spacing"),
+        )
+
+    def collate(self, tensors):
+        return _tower.collate_scans(tensors)
+
+    def default_spec(self) -> ModelSpec:
+        return ModelSpec(
+            name="vit-slices-minilm",
+            domain=self.name,
+            model_cfg=SMALL_VIT_MINILM,
+            image_size=48,
+            mean=(0.5, 0.5, 0.5),
+            std=(0.25, 0.25, 0.25),
+            vision_tower=_tower.TOWER_NAME,
+            vision_tower_args={"heads": 4, "positions": 64, "chunk_size": 256},
+            lock_text=True,
+            extra={"scan": dict(SCAN_DEFAULTS)},
+        )
+
+    def zero_shot_tasks(self) -> list[ZeroShotTask]:
+        return [
+            ZeroShotTask(name="nodule_side", label_column="nodule_side", prompt_pack="nodule_side"),
+            *(
+                ZeroShotTask(name=f, label_column=f, prompt_pack="findings", kind="multilabel", metrics=("auroc",))
+                for f in FINDINGS
+            ),
+        ]
+
+    def prompt_packs(self) -> dict[str, dict]:
+        return load_json("prompts.json")
+
+    def finding_prompts(self) -> FindingPrompts:
+        return FindingPrompts.from_dict(load_json("findings.json"))
+
+    def extra_metrics(self, clip: Any, manifest: Any, features: torch.Tensor) -> dict[str, float]:
+        """Per-finding zero-shot AUROC with a bootstrap CI, for every finding the manifest has a 0/1 column of, and
+        volume <-> report retrieval with reports beyond the text context pooled over their sentence chunks."""
+        out: dict[str, float] = {}
+        if "caption" in manifest.frame.columns:
+            out.update(report_retrieval(clip, features, manifest.captions()))
+        prompts = self.finding_prompts()
+        present = [f for f in prompts.findings if f in manifest.frame.columns]
+        if not present:
+            return out
+        probs = finding_probabilities(clip, features, prompts)
+        labels = {f: np.asarray(manifest.column(f), dtype=np.int64) for f in present}
+        out.update(finding_metrics({f: probs[f] for f in present}, labels))
+        return out
+
+    def prediction_tasks(self) -> dict[str, Any]:
+        """``attention``: ranked labels plus each volume's slice-attention weights and slice positions."""
+        return {"attention": predict_with_attention}
+
+    def run_demo(self, args: Any) -> int:
+        """Two stages (2D slices, then slice pooling on volumes with the 2D tower locked): see :mod:`.pipeline`."""
+        from .pipeline import run_demo
+
+        return run_demo(self, args)
+
+    def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
+        """The 3D stage's settings (``clipzoo train medical --data demo`` trains that stage alone)."""
+        from .pipeline import DEMO_3D, SMALL
+
+        return dict(SMALL if small else DEMO_3D)
+
+    def write_demo_data(self, root: Path, seed: int = 0, small: bool = False) -> DemoData:
+        sizes = (
+            {"n_train": 16, "n_heldout": 12, "size": 32, "slices": 8}
+            if small
+            else {"n_train": 320, "n_heldout": 120, "size": 48, "slices": 10}
+        )
+        paths = write_demo_dataset(root, seed=seed, **sizes)
+        return DemoData(train=paths["train"], heldout=paths["heldout"], extra={"train2d": paths["train2d"]})
+
+    def demo_example(self, demo: DemoData) -> Path:
+        """A real CT series from the pydicom wheel (falls back to a held-out demo case if pydicom lacks it)."""
+        series = wheel_ct_series()
+        return series if series.is_dir() else super().demo_example(demo)
+
+
+__all__ = ["MedicalDomain", "is_nifti", "read_scan"]

@@ -1,0 +1,162 @@
+"""Read one scan through MONAI ``LoadImage``: a DICOM series folder, a DICOM file, NIfTI, or a PNG/JPEG radiograph.
+
+Every reader returns a channel-first ``MetaTensor`` of float32 intensities (HU for CT, RescaleSlope/Intercept applied)
+with its affine. Volumes are ``[1, X, Y, Z]`` reoriented to RAS; a 2D image is ``[1, W, H]`` in MONAI's x-first
+order, reoriented to RAS when it has a patient frame (a CT/MR slice) and kept as stored when it has none (a radiograph).
+``meta["frame"]`` says which (``"patient"`` or ``"pixel"``), ``meta["modality"]`` what kind of scan it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import torch
+from clipzoo.core.errors import ClipzooError, InputError
+from monai.data import MetaTensor, NibabelReader, PILReader
+from monai.transforms import LoadImage, Orientation
+from PIL import Image
+
+from .dicom import SeriesReader
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DICOM_SUFFIXES = (".dcm", ".dicom")
+SCAN_SUFFIXES = NIFTI_SUFFIXES + PICTURE_SUFFIXES + DICOM_SUFFIXES
+PROJECTION_MODALITIES = ("CR", "DX", "MG", "XR", "RF", "XA", "PX")
+
+
+def is_nifti(path: Path) -> bool:
+    return path.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+@functools.cache
+def _loader() -> LoadImage:
+    return LoadImage(image_only=True, ensure_channel_first=True)
+
+
+_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
+_ORIENT = {3: Orientation(axcodes="RAS", labels=_LABELS), 2: Orientation(axcodes="RA", labels=_LABELS[:2])}
+
+
+def _ras(img: MetaTensor) -> MetaTensor:
+    """Reorient a channel-first volume to RAS (a 2D patient-frame slice to RA)."""
+    return _ORIENT[img.ndim - 1](img)
+
+
+def _to_grey(img: Image.Image) -> Image.Image:
+    """Greyscale radiograph: 16-bit and float images keep their values, colour images become luminance."""
+    return img.convert("F") if img.mode in ("I;16", "I;16B", "I", "F") else img.convert("L")
+
+
+def _quiet_load(path: Path, reader) -> MetaTensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ImagePositionPatient.*")
+        warnings.filterwarnings("ignore", message=".*ImageOrientationPatient.*")
+        return _loader()(path, reader=reader)
+
+
+def read_dicom_series(folder: Path) -> MetaTensor:
+    """One series of a folder, sorted by position, reoriented to RAS."""
+    reader = SeriesReader()
+    img = _quiet_load(folder, reader)
+    series = reader.series
+    if series is None or len(series.files) < 2:
+        raise InputError(
+            "a DICOM series needs at least 2 slices; this folder has 1 (read the file as a 2D image)", folder
+        )
+    img.meta["modality"] = series.modality
+    img.meta["frame"] = "patient"
+    return _ras(img)
+
+
+def read_dicom_file(path: Path) -> MetaTensor:
+    """A single DICOM image (a CT/MR slice or a radiograph); multi-frame files are read as volumes."""
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+    except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError, KeyError) as err:
+        raise InputError(f"corrupt DICOM file: {err}", path) from err
+    try:
+        img = _quiet_load(path, SeriesReader())
+    except ClipzooError:
+        raise
+    except Exception as err:  # pydicom/MONAI raise many types for truncated files
+        raise InputError(f"corrupt DICOM file: {err}", path) from err
+    modality = str(header.get("Modality", "OT"))
+    img.meta["modality"] = modality
+    patient_frame = "ImageOrientationPatient" in header and modality not in PROJECTION_MODALITIES
+    img.meta["frame"] = "patient" if patient_frame else "pixel"
+    return _ras(img) if patient_frame else img
+
+
+def read_nifti(path: Path) -> MetaTensor:
+    """A 3D NIfTI volume reoriented to RAS; 4D (beyond a trailing axis of 1) and 2D files are errors."""
+    try:
+        header = nib.load(path)
+        shape = tuple(int(s) for s in header.shape)
+    except Exception as err:
+        raise InputError(f"corrupt NIfTI file: {err}", path) from err
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) > 3:
+        raise InputError(f"4D NIfTI of shape {shape} where a 3D volume is expected (split the time/channel axis)", path)
+    if len(shape) < 3 or shape[2] < 2:
+        raise InputError(f"volume has one slice (shape {shape}); a 3D volume needs at least 2", path)
+    try:
+        img = _loader()(path, reader=NibabelReader(squeeze_non_spatial_dims=True))
+    except Exception as err:
+        raise InputError(f"cannot read NIfTI data: {err}", path) from err
+    img.meta["modality"] = infer_modality(img)
+    img.meta["frame"] = "patient"
+    return _ras(img)
+
+
+def read_picture(path: Path) -> MetaTensor:
+    """A PNG/JPEG radiograph as one grey channel, values as stored."""
+    try:
+        img = _loader()(path, reader=PILReader(converter=_to_grey))
+    except Exception as err:
+        raise InputError(f"not a decodable image: {err}", path) from err
+    img.meta["modality"] = "XR"
+    img.meta["frame"] = "pixel"
+    return img
+
+
+def infer_modality(img: torch.Tensor) -> str:
+    """CT when the volume holds air-like values (HU <= -500), else MR (NIfTI carries no modality)."""
+    return "CT" if float(img.min()) <= -500 else "MR"
+
+
+def read_scan(path: str | Path) -> MetaTensor:
+    """Read a scan file or DICOM folder; ``InputError`` names the file and the problem."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        img = read_dicom_series(path)
+    elif path.stat().st_size == 0:
+        raise InputError("file is empty (0 bytes)", path)
+    elif is_nifti(path):
+        img = read_nifti(path)
+    elif path.suffix.lower() in PICTURE_SUFFIXES:
+        img = read_picture(path)
+    elif path.suffix.lower() in DICOM_SUFFIXES or pydicom.misc.is_dicom(path):
+        img = read_dicom_file(path)
+    else:
+        raise InputError(f"unsupported scan type; use a DICOM folder or one of {', '.join(SCAN_SUFFIXES)}", path)
+    bad = int((~torch.isfinite(img.as_tensor())).sum())
+    if bad:
+        raise InputError(f"{bad} NaN or infinite voxel(s) of {img.numel()}", path)
+    img.meta["source"] = str(path)
+    return img
+
+
+def spacing_of(img: MetaTensor) -> np.ndarray:
+    """Voxel spacing in mm from the affine (MONAI's convention: column norms of its linear part)."""
+    from monai.data.utils import affine_to_spacing
+
+    return np.asarray(affine_to_spacing(img.affine, r=img.ndim - 1), dtype=np.float64)

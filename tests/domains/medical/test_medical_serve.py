@@ -1,0 +1,125 @@
+"""A real `clipzoo serve` (mlflow models serve) process on 127.0.0.1 with a tiny registered medical model: a DICOM
+series sent as a zip and a NIfTI sent as base64, with slice attention; a bad file is named, the others answered."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import mlflow
+import pytest
+import requests
+import torch
+from clipzoo.core.domain import get_domain
+from clipzoo.core.model import build_model
+from clipzoo.domains.medical import wheel_ct_series
+from clipzoo.registry.publish import publish
+from clipzoo.registry.tracking import experiment_for
+from nibabel.testing import data_path
+
+from tests.conftest import REPO
+
+TINY_VIT = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def version() -> str:
+    """A tiny untrained medical model, registered through the real publish path (never champion: metric -1)."""
+    spec = get_domain("medical").default_spec().replace(name="tiny-serve", model_cfg=TINY_VIT, image_size=32)
+    torch.manual_seed(0)
+    clip = build_model(spec.replace(lock_text=False))
+    experiment_for("medical")
+    example = {"inputs": {"path": [str(wheel_ct_series())]}, "params": {"labels": ["nodule", "normal"]}}
+    with mlflow.start_run(run_name="medical-tiny-serve"):
+        metric = {"findings_mean_auroc": -1.0}
+        pub = publish(clip, "# tiny medical test model", {}, "findings_mean_auroc", metric, example)
+    return pub.version
+
+
+@pytest.fixture(scope="module")
+def server(version):
+    port = _free_port()
+    log_path = Path(os.environ["CLIPZOO_HOME"]) / "serve-medical.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clipzoo.cli.main", "serve", f"clipzoo-medical/{version}", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        if proc.poll() is not None or time.time() >= deadline:
+            proc.kill()
+            pytest.fail("server did not come up:\n" + log_path.read_text()[-4000:])
+        yield url
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _series_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for f in sorted(wheel_ct_series().iterdir()):
+            archive.write(f, f"CT5N/{f.name}")
+    return buffer.getvalue()
+
+
+def _nifti() -> bytes:
+    return Path(str(data_path), "anatomical.nii").read_bytes()
+
+
+def test_series_zip_and_nifti_base64_with_attention_and_a_bad_file(server):
+    payload = {
+        "inputs": {
+            "data": [_b64(_series_zip()), _b64(b"not a volume"), _b64(_nifti())],
+            "name": ["ct5n.zip", "broken.nii.gz", "anatomical.nii"],
+        },
+        "params": {"labels": ["lung nodule", "pleural effusion", "normal chest"], "top_k": 2, "task": "attention"},
+    }
+    reply = requests.post(f"{server}/invocations", json=payload, timeout=120)
+    assert reply.status_code == 200, reply.text
+    rows = reply.json()["predictions"]
+    assert [r["input"] for r in rows] == ["ct5n.zip", "broken.nii.gz", "anatomical.nii"]
+    assert rows[0]["error"] is None and rows[2]["error"] is None
+    assert "broken.nii.gz: corrupt NIfTI file" in rows[1]["error"]
+    for row in (rows[0], rows[2]):
+        assert len(row["labels"]) == 2 and set(row["labels"]) <= {"lung nodule", "pleural effusion", "normal chest"}
+        assert abs(sum(row["slice_attention"]) - 1) < 1e-3
+    assert len(rows[0]["slice_attention"]) == 5  # CT5N: five slices, all kept (max_slices 10)
+
+
+def test_only_bad_files_get_400_and_the_server_keeps_serving(server):
+    bad = {"inputs": {"data": [_b64(b"PK\x03\x04broken")], "name": ["series.zip"]}, "params": {"labels": ["a"]}}
+    reply = requests.post(f"{server}/invocations", json=bad, timeout=60)
+    assert reply.status_code == 400 and "series.zip" in reply.json()["message"]
+    ok = {"inputs": {"data": [_b64(_nifti())], "name": ["anatomical.nii"]}, "params": {"labels": ["a", "b"]}}
+    assert requests.post(f"{server}/invocations", json=ok, timeout=60).status_code == 200
