@@ -61,6 +61,7 @@ class SignLanguageDomain(Domain):
 
     name = "sign_language"
     modality = "pose-sequence"
+    runtime_packages = ("numpy", "pose-format", "faiss-cpu")
     file_suffixes = POSE_SUFFIXES + ARRAY_SUFFIXES
     primary_metric = "pose_to_text_R@1"
     intended_use = (
