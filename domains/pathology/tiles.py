@@ -1,0 +1,51 @@
+"""Reading tiles: PNG, JPEG or TIFF image files of any size, decoded to RGB uint8 arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from clipzoo.core.errors import InputError
+from PIL import Image, UnidentifiedImageError
+
+from .slide import OPENSLIDE_SUFFIXES
+
+TILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+MIN_TILE_PX = 16
+MAX_TILE_PX = 8192  # a larger "tile" is a slide: classify it with `clipzoo predict MODEL SLIDE --task slide`
+SLIDE_HINT = "`clipzoo predict MODEL SLIDE --task slide`"
+
+
+def read_tile(path: str | Path) -> np.ndarray:
+    """Decode a tile to RGB uint8 [h, w, 3], or raise ``InputError`` naming the file and the problem."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in OPENSLIDE_SUFFIXES:
+        raise InputError(
+            f"is a whole-slide image, not a tile; classify it with {SLIDE_HINT}",
+            path,
+        )
+    if suffix not in TILE_SUFFIXES:
+        raise InputError(f"unsupported tile extension {suffix or '(none)'!r}; expected one of {TILE_SUFFIXES}", path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    if path.stat().st_size == 0:
+        raise InputError("file is empty (0 bytes)", path)
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            if max(width, height) > MAX_TILE_PX:
+                raise InputError(
+                    f"is {width}x{height} px, larger than a tile ({MAX_TILE_PX} px): treat it as a whole slide "
+                    f"({SLIDE_HINT})",
+                    path,
+                )
+            img.load()
+            rgb = img.convert("RGB")
+    except UnidentifiedImageError as err:
+        raise InputError("not a decodable image (unknown or corrupt format)", path) from err
+    except OSError as err:
+        raise InputError(f"corrupt image: {err}", path) from err
+    if min(width, height) < MIN_TILE_PX:
+        raise InputError(f"tile is {width}x{height} px, smaller than the {MIN_TILE_PX} px minimum", path)
+    return np.asarray(rgb)

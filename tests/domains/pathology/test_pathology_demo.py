@@ -1,0 +1,25 @@
+"""`clipzoo demo pathology --small` end to end: demo data, training, tile and slide zero-shot, registration,
+a tile prediction by the champion, then slide-level zero-shot with its heatmap."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from clipzoo.cli.main import main
+from clipzoo.registry.catalog import resolve
+
+
+def test_demo_trains_registers_and_classifies_a_slide(capsys):
+    assert main(["demo", "pathology", "--small"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out zero-shot" in out
+    for metric in ("tissue_balanced_accuracy", "slide_top1_accuracy", "slide_top10_accuracy", "text_to_image_R@1"):
+        assert metric in out, metric
+    assert "registered clipzoo-pathology version" in out
+    assert "clipzoo predict clipzoo-pathology@champion" in out
+    assert resolve("clipzoo-pathology@champion").version is not None
+    used = re.search(r"tiles used (\d+), skipped (\d+)", out)
+    assert used and int(used.group(1)) > 0
+    heatmap = re.search(r"heatmap -> (\S+)", out)
+    assert heatmap and Path(heatmap.group(1)).is_file()
