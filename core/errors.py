@@ -28,9 +28,9 @@ class ChecksumError(ClipzooError):
 
 
 def exit_code_for_input_errors(run: Callable[[], int]) -> int:
-    """Run a command-line entry point; an ``InputError`` prints one line naming the problem and gives exit code 2."""
+    """Run a command-line entry point; a ``ClipzooError`` prints one line naming the problem and gives exit code 2."""
     try:
         return run()
-    except InputError as err:
+    except ClipzooError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ from typing import Any
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.files import open_image
 from clipzoo.core.spec import ModelSpec
+from clipzoo.core.text import minilm_text_cfg
 from open_clip.transform import image_transform
 from PIL import Image
 
@@ -21,12 +22,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 SMALL_RESNET_MINILM = {
     "embed_dim": 256,
     "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 32, "head_width": 32},
-    "text_cfg": {
-        "hf_model_name": "bundled:all-MiniLM-L6-v2",
-        "hf_pooler_type": "mean_pooler",
-        "hf_proj_type": "linear",
-        "context_length": 32,
-    },
+    "text_cfg": minilm_text_cfg(context_length=32),
 }
 
 

@@ -22,6 +22,7 @@ from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.errors import InputError
 from clipzoo.core.loss import register_loss
 from clipzoo.core.spec import ModelSpec
+from clipzoo.core.text import minilm_text_cfg
 
 from . import tower as _tower  # registers the "slice_attention" vision tower
 from .attention import predict_with_attention
@@ -40,12 +41,7 @@ register_loss(LOSS_NAME, medclip_soft_loss)  # "loss": "medclip_soft" in a model
 SMALL_VIT_MINILM = {
     "embed_dim": 128,
     "vision_cfg": {"image_size": 48, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
-    "text_cfg": {
-        "hf_model_name": "bundled:all-MiniLM-L6-v2",
-        "hf_pooler_type": "mean_pooler",
-        "hf_proj_type": "linear",
-        "context_length": 64,
-    },
+    "text_cfg": minilm_text_cfg(context_length=64),
 }
 SCAN_DEFAULTS = {"max_slices": 10, "sampling": "uniform", "windows": ["lung", "mediastinum", "bone"]}
 WHEEL_SERIES = ("dicomdirtests", "98892001", "CT5N")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import InputError
+from clipzoo.core.errors import InputError, exit_code_for_input_errors
 
 FINDING_COLUMNS = {"Lung nodule": "nodule", "Pleural effusion": "effusion", "Cardiomegaly": "cardiomegaly"}
 _REPORT_COLUMNS = ("VolumeName", "Findings_EN", "Impressions_EN")
@@ -108,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--skip-missing", action="store_true", help="leave out reports whose volume is not downloaded")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         out = convert_ct_rate(args.root, args.split, args.out, args.reports, args.labels, args.skip_missing)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {out}")
-    return 0
+        print(f"wrote {out}")
+        return 0
+
+    return exit_code_for_input_errors(run)
 
 
 if __name__ == "__main__":

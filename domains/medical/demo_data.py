@@ -8,13 +8,12 @@ prompts in ``findings.json`` / ``prompts.json`` (prompts say "is present", "ther
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from clipzoo.core.files import demo_is_current, mark_demo_complete, package_json
 
 from .phantom import Findings, Grid, random_findings, render
 from .slices2d import choose_slices, slice_caption, slice_findings
@@ -157,15 +156,10 @@ def write_demo_dataset(
         raise ValueError(f"size must be >= 16 and slices >= 2, got {size} and {slices}")
     root = Path(root)
     paths = {"train": root / "train.csv", "heldout": root / "heldout.csv", "train2d": root / "train2d.csv"}
-    done = root / "DONE.json"
     args = {"format": FORMAT_VERSION, "n_train": n_train, "n_heldout": n_heldout, "size": size, "slices": slices}
     args["seed"] = seed
-    try:
-        if json.loads(done.read_text()) == args and all(p.is_file() for p in paths.values()):
-            return paths
-    except (OSError, ValueError):
-        pass
-    done.unlink(missing_ok=True)
+    if demo_is_current(root, args, list(paths.values())):
+        return paths
     for folder in ("scans", "slices"):
         if (root / folder).exists():
             shutil.rmtree(root / folder)
@@ -179,12 +173,10 @@ def write_demo_dataset(
     )
     _write_split(root, "train", 0, n_train, grid, seed, 0, slices2d=True)
     _write_split(root, "heldout", n_train, n_heldout, grid, seed, 1)
-    tmp = root / ".DONE.json.tmp"
-    tmp.write_text(json.dumps(args, indent=2) + "\n")
-    os.replace(tmp, done)
+    mark_demo_complete(root, args)
     return paths
 
 
 def load_json(name: str) -> dict:
     """A JSON file shipped in ``clipzoo.domains.medical`` (``prompts.json``, ``findings.json``)."""
-    return json.loads(resources.files("clipzoo.domains.medical").joinpath(name).read_text(encoding="utf-8"))
+    return package_json("clipzoo.domains.medical", name)

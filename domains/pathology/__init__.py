@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.spec import ModelSpec
+from clipzoo.core.text import minilm_text_cfg
 
 from .demo_data import load_prompt_packs, write_demo_dataset
 from .tiles import TILE_SUFFIXES, read_tile
@@ -30,12 +31,7 @@ _SHARED_SLIDE = Path(__file__).resolve().parents[2].parent / "shared" / "data" /
 TINY_VIT_MINILM = {
     "embed_dim": 256,
     "vision_cfg": {"image_size": 64, "layers": 4, "width": 192, "head_width": 48, "patch_size": 8},
-    "text_cfg": {
-        "hf_model_name": "bundled:all-MiniLM-L6-v2",
-        "hf_pooler_type": "mean_pooler",
-        "hf_proj_type": "linear",
-        "context_length": 32,
-    },
+    "text_cfg": minilm_text_cfg(context_length=32),
 }
 
 

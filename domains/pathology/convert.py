@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import ClipzooError, InputError
+from clipzoo.core.errors import InputError, exit_code_for_input_errors
 
 from .tiles import TILE_SUFFIXES
 
@@ -127,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cap.add_argument("--image-column", default="image_path")
     cap.add_argument("--caption-column", default="caption")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         if args.layout == "crc100k":
             out = convert_crc100k(args.root, args.out, keep_all=args.keep_all)
             print(f"wrote {out} ({len(pd.read_csv(out))} tiles)")
@@ -136,10 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.table, args.out, args.images_root, args.image_column, args.caption_column
             )
             print(f"wrote {out} ({len(pd.read_csv(out))} rows; {dropped} left out: missing image or caption)")
-    except ClipzooError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return exit_code_for_input_errors(run)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ photomicrographs, words no caption uses, so no prompt sentence occurs in a train
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from clipzoo.core.files import demo_is_current, mark_demo_complete, package_json
 
 from .acquisition import HELDOUT_SITE, REFERENCE_SITE, TRAIN_SITES, StainSite, mix_at_border, out_of_focus
 from .pyramid import write_pyramidal_tiff
@@ -259,7 +258,6 @@ def write_demo_dataset(
         raise ValueError(f"n_train, n_heldout and n_slides must be >= 1, got {n_train}, {n_heldout}, {n_slides}")
     root = Path(root)
     paths = {"train": root / "train.csv", "heldout": root / "heldout.csv", "slides": root / "slides.csv"}
-    done = root / "DONE.json"
     args = {
         "format": FORMAT_VERSION,
         "n_train": n_train,
@@ -269,12 +267,8 @@ def write_demo_dataset(
         "slide_blocks": list(slide_blocks),
         "seed": seed,
     }
-    try:
-        if json.loads(done.read_text()) == args and all(p.is_file() for p in paths.values()):
-            return paths
-    except (OSError, ValueError):
-        pass
-    done.unlink(missing_ok=True)
+    if demo_is_current(root, args, list(paths.values())):
+        return paths
     (root / "tiles").mkdir(parents=True, exist_ok=True)
     (root / "slides").mkdir(parents=True, exist_ok=True)
     for stale in [*(root / "tiles").glob("*.png"), *(root / "slides").glob("*.tif")]:
@@ -297,13 +291,10 @@ def write_demo_dataset(
         write_slide(root / rel, layout)
         rows.append((rel, diagnosis, SLIDE_MPP, tile_px))
     _write_csv(pd.DataFrame(rows, columns=["path", "diagnosis", "mpp", "tile_px"]), paths["slides"])
-    tmp = root / ".DONE.json.tmp"
-    tmp.write_text(json.dumps(args, indent=2) + "\n")
-    os.replace(tmp, done)
+    mark_demo_complete(root, args)
     return paths
 
 
 def load_prompt_packs() -> dict[str, dict]:
     """The prompt packs of ``prompts.json``: "tissue" (tiles) and "diagnosis" (slides)."""
-    text = resources.files("clipzoo.domains.pathology").joinpath("prompts.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return package_json("clipzoo.domains.pathology", "prompts.json")

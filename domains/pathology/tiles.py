@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from clipzoo.core.errors import InputError
+from clipzoo.core.files import require_file
 from PIL import Image, UnidentifiedImageError
 
 from .slide import OPENSLIDE_SUFFIXES
@@ -27,10 +28,7 @@ def read_tile(path: str | Path) -> np.ndarray:
         )
     if suffix not in TILE_SUFFIXES:
         raise InputError(f"unsupported tile extension {suffix or '(none)'!r}; expected one of {TILE_SUFFIXES}", path)
-    if not path.is_file():
-        raise InputError("file not found", path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty (0 bytes)", path)
+    require_file(path)
     try:
         with Image.open(path) as img:
             width, height = img.size

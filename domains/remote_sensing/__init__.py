@@ -16,6 +16,7 @@ import torch
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.errors import InputError
 from clipzoo.core.spec import ModelSpec
+from clipzoo.core.text import minilm_text_cfg
 from rasterio.windows import Window
 
 from . import tower as _tower  # noqa: F401  (registers the "multisensor" vision tower)
@@ -35,12 +36,7 @@ WINDOW_MARK = "#window="
 SMALL_VIT_MINILM = {
     "embed_dim": 256,
     "vision_cfg": {"image_size": 32, "layers": 3, "width": 128, "head_width": 32, "patch_size": 8},
-    "text_cfg": {
-        "hf_model_name": "bundled:all-MiniLM-L6-v2",
-        "hf_pooler_type": "mean_pooler",
-        "hf_proj_type": "linear",
-        "context_length": 32,
-    },
+    "text_cfg": minilm_text_cfg(context_length=32),
 }
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import ClipzooError, InputError
+from clipzoo.core.errors import InputError, exit_code_for_input_errors
 
 from .raster import _band_files, read_band_folder
 
@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensor", choices=["s1", "s2", "both"], default="both")
     parser.add_argument("--keep-unmapped", action="store_true", help="keep patches with no land-cover class")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         frame = convert(args.root, args.manifest, args.sensor, args.keep_unmapped)
-    except ClipzooError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{args.manifest}: {len(frame)} patches ({frame['sensor'].value_counts().to_dict()})")
-    return 0
+        print(f"{args.manifest}: {len(frame)} patches ({frame['sensor'].value_counts().to_dict()})")
+        return 0
+
+    return exit_code_for_input_errors(run)
 
 
 if __name__ == "__main__":

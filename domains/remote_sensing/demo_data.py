@@ -14,16 +14,15 @@ edge. Captions never use the prompt packs' wordings.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import rasterio
 import torch
 import torch.nn.functional as F
+from clipzoo.core.files import demo_is_current, mark_demo_complete, package_json
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
@@ -252,14 +251,9 @@ def write_demo_dataset(
         raise ValueError(f"need n_train, n_heldout >= 1 and size >= 8; got {n_train}, {n_heldout}, {size}")
     root = Path(root)
     paths = {"train": root / "train.csv", "heldout": root / "heldout.csv"}
-    done = root / "DONE.json"
     args = {"format": FORMAT_VERSION, "n_train": n_train, "n_heldout": n_heldout, "size": size, "seed": seed}
-    try:
-        if json.loads(done.read_text()) == args and all(p.is_file() for p in paths.values()):
-            return paths
-    except (OSError, ValueError):
-        pass
-    done.unlink(missing_ok=True)
+    if demo_is_current(root, args, list(paths.values())):
+        return paths
     root.mkdir(parents=True, exist_ok=True)
     train_rng, heldout_rng = (np.random.default_rng([seed, stream]) for stream in (0, 1))
     _, train_files = _write_split(root, "train", 0, n_train, size, train_rng)
@@ -269,12 +263,9 @@ def write_demo_dataset(
         for stale in (root / sensor).iterdir():
             if _CHIP_NAME.match(stale.name) and f"{sensor}/{stale.name}" not in keep:
                 stale.unlink()
-    tmp = root / ".DONE.json.tmp"
-    tmp.write_text(json.dumps(args, indent=2) + "\n")
-    os.replace(tmp, done)
+    mark_demo_complete(root, args)
     return paths
 
 
 def load_prompt_packs() -> dict[str, dict]:
-    text = resources.files("clipzoo.domains.remote_sensing").joinpath("prompts.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return package_json("clipzoo.domains.remote_sensing", "prompts.json")

@@ -24,6 +24,7 @@ from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.errors import InputError
 from clipzoo.core.evaluate import evaluate_classification
 from clipzoo.core.spec import ModelSpec
+from clipzoo.core.text import minilm_text_cfg
 
 from . import tower  # importing it registers the pose_transformer vision tower
 from .convert import gloss_text
@@ -38,12 +39,7 @@ POSE_MINILM = {
     "embed_dim": 256,
     # open_clip builds this placeholder ViT; the pose_transformer tower replaces it.
     "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "head_width": 32, "patch_size": 8},
-    "text_cfg": {
-        "hf_model_name": "bundled:all-MiniLM-L6-v2",
-        "hf_pooler_type": "mean_pooler",
-        "hf_proj_type": "linear",
-        "context_length": 32,
-    },
+    "text_cfg": minilm_text_cfg(context_length=32),
 }
 
 
