@@ -3,64 +3,19 @@
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 
-from tests.conftest import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.serving import served
 
 
 @pytest.fixture(scope="module")
 def server(registered_image_model):
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    log = open(Path(os.environ["CLIPZOO_HOME"]) / "serve.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clipzoo.cli.main",
-            "serve",
-            f"clipzoo-image/{registered_image_model.published.version}",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(1)
-    else:
-        proc.kill()
-    if proc.poll() is not None:
-        log.close()
-        pytest.fail("server exited:\n" + (Path(os.environ["CLIPZOO_HOME"]) / "serve.log").read_text()[-4000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with served(f"clipzoo-image/{registered_image_model.published.version}", "serve.log") as url:
+        yield url
 
 
 def _files(image_demo, n=2):

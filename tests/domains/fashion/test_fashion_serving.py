@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 
-from tests.conftest import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.serving import served
 
 
 @pytest.fixture(scope="module")
 def server(registered_fashion):
-    port = _free_port()
-    log_path = Path(os.environ["CLIPZOO_HOME"]) / "fashion-serve.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "clipzoo.cli.main", "serve", registered_fashion, "--port", str(port)]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(1)
-        if proc.poll() is not None or time.time() >= deadline:
-            proc.kill()
-            pytest.fail("server did not start:\n" + log_path.read_text()[-4000:])
+    with served(registered_fashion, "fashion-serve.log") as url:
         yield url
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _post(url: str, payload: dict) -> requests.Response:

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,19 +19,13 @@ from clipzoo.registry.publish import publish
 from clipzoo.registry.tracking import experiment_for
 from nibabel.testing import data_path
 
-from tests.conftest import REPO
+from tests.helpers.serving import served
 
 TINY_VIT = {
     "embed_dim": 32,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -55,30 +44,8 @@ def version() -> str:
 
 @pytest.fixture(scope="module")
 def server(version):
-    port = _free_port()
-    log_path = Path(os.environ["CLIPZOO_HOME"]) / "serve-medical.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "clipzoo.cli.main", "serve", f"clipzoo-medical/{version}", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 180
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        if proc.poll() is not None or time.time() >= deadline:
-            proc.kill()
-            pytest.fail("server did not come up:\n" + log_path.read_text()[-4000:])
+    with served(f"clipzoo-medical/{version}", "serve-medical.log") as url:
         yield url
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _b64(data: bytes) -> str:

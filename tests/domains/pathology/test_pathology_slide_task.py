@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,8 @@ from clipzoo.domains.pathology.tiling import plan_tiles
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
-from tests.conftest import REPO, SHARED_DATA, TINY_OPEN_CLIP_CFG
+from tests.conftest import SHARED_DATA, TINY_OPEN_CLIP_CFG
+from tests.helpers.serving import served
 
 SVS = SHARED_DATA / "pathology" / "cmu_small_region.svs"
 TILE_PX = 64  # the demo slides' tile (and block) size
@@ -160,37 +159,10 @@ def test_bad_settings_are_named(pyfunc, slides, options, message):
         _slide_rows(pyfunc, [slides["good"]], tile_px=TILE_PX, **options)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(model):
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    log_path = Path(os.environ["CLIPZOO_HOME"]) / "serve-pathology.log"
-    log = open(log_path, "w")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "clipzoo.cli.main", "serve", model, "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(1)
-    else:
-        proc.kill()
-    if proc.poll() is not None:
-        log.close()
-        pytest.fail("server exited:\n" + log_path.read_text()[-4000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with served(model, "serve-pathology.log") as url:
+        yield url
 
 
 def test_served_model_classifies_slides_by_path_and_by_upload(server, slides):
