@@ -95,6 +95,12 @@ class Domain(ABC):
         kNN...) given the model, the held-out manifest and its L2-normalised embeddings in row order."""
         return {}
 
+    def caption_chunks(self, clip: Any, caption: str) -> list[str]:
+        """Pieces of a caption too long for the text tower's context (a radiology report's sentences, say): the
+        trainer encodes each piece and averages their embeddings per caption (as MAKE pools sub-captions).
+        The default keeps every caption whole."""
+        return [caption]
+
     def trainer_class(self) -> type:
         """The trainer ``clipzoo train`` uses: core's ``Trainer``, or a subclass adding a domain's own loss terms
         (the GeoCLOSP location term, say) with the same constructor."""

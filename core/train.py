@@ -79,12 +79,17 @@ class ContrastivePair(nn.Module):
         self.model = clip.model
         self.text_head = text_head
 
-    def forward(self, inputs: Any, text: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, inputs: Any, text: torch.Tensor, owners: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """``owners[j]`` is the caption that text row ``j`` is a piece of, when captions come in pieces (a long
+        report's sentences): their embeddings are averaged per caption and renormalised."""
         image_features = self.model.encode_image(inputs, normalize=True)
         if self.text_head is None:
             text_features = self.model.encode_text(text, normalize=True)
         else:
             text_features = nn.functional.normalize(self.text_head(text), dim=-1)
+        if owners is not None:
+            pooled = text_features.new_zeros(int(owners.max()) + 1, text_features.shape[1])
+            text_features = nn.functional.normalize(pooled.index_add(0, owners, text_features), dim=-1)
         bias = self.model.logit_bias
         return image_features, text_features, self.model.logit_scale.exp(), bias
 
@@ -147,6 +152,7 @@ class Trainer:
             world_size=self.env.world_size,
         )
         self.use_amp = config.precision == "amp" or (config.precision == "auto" and self.device.type == "cuda")
+        self.splits_captions = type(domain).caption_chunks is not Domain.caption_chunks
         self.text_cache = (
             LockedTextCache(clip.model, clip.tokenize) if clip.spec.lock_text and config.cache_locked_text else None
         )
@@ -210,10 +216,18 @@ class Trainer:
         return True
 
     # -- one step --------------------------------------------------------------------------------------------
-    def _text(self, captions: list[str]) -> torch.Tensor:
+    def _text(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The text tower's input for ``captions`` (tokens, or cached trunk features of a locked tower), one row per
+        caption, or per piece with each piece's caption index when the domain splits captions."""
+        pieces, owners = captions, None
+        if self.splits_captions:
+            chunks = [self.domain.caption_chunks(self.clip, c) for c in captions]
+            if any(len(c) > 1 for c in chunks):
+                pieces = [piece for c in chunks for piece in c]
+                owners = torch.tensor([i for i, c in enumerate(chunks) for _ in c], device=self.device)
         if self.text_cache is not None:
-            return self.text_cache.trunk_features(captions, self.device)
-        return self.clip.tokenize(captions).to(self.device)
+            return self.text_cache.trunk_features(pieces, self.device), owners
+        return self.clip.tokenize(pieces).to(self.device), owners
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.use_amp:
@@ -231,23 +245,25 @@ class Trainer:
         (features of the other chunks are recomputed without gradient, as open_clip does; unlike open_clip, the
         logit scale gets its gradient once, not once per chunk)."""
         inputs = move_to(inputs, self.device)
-        text = self._text(captions)
         self.optimizer.zero_grad(set_to_none=True)
         accum = self.config.accum_steps
         if accum == 1:
             with self._autocast():
-                loss = self._loss(*self.ddp_pair(inputs, text), captions)
+                loss = self._loss(*self.ddp_pair(inputs, *self._text(captions)), captions)
             loss.backward()
         else:
-            in_chunks, text_chunks = split_batch(inputs, accum), text.chunk(accum)
+            in_chunks = split_batch(inputs, accum)
+            sizes = [len(part) for part in torch.arange(len(captions)).chunk(accum)]  # as the inputs split
+            starts = [sum(sizes[:j]) for j in range(len(sizes))]
+            text_chunks = [self._text(captions[a : a + n]) for a, n in zip(starts, sizes, strict=True)]
             with torch.no_grad(), self._autocast():
-                feats = [self.pair(i, t)[:2] for i, t in zip(in_chunks, text_chunks, strict=True)]
+                feats = [self.pair(i, *t)[:2] for i, t in zip(in_chunks, text_chunks, strict=True)]
             for j in range(accum):
                 sync = (
                     contextlib.nullcontext() if j == accum - 1 or not self.env.distributed else self.ddp_pair.no_sync()
                 )
                 with sync, self._autocast():
-                    img_j, txt_j, scale, bias = self.ddp_pair(in_chunks[j], text_chunks[j])
+                    img_j, txt_j, scale, bias = self.ddp_pair(in_chunks[j], *text_chunks[j])
                     images = torch.cat([f[0] for f in feats[:j]] + [img_j] + [f[0] for f in feats[j + 1 :]])
                     texts = torch.cat([f[1] for f in feats[:j]] + [txt_j] + [f[1] for f in feats[j + 1 :]])
                     if j > 0:  # the scale and bias enter every chunk's loss: let only one chunk carry their gradient

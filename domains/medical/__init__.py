@@ -29,7 +29,7 @@ from .attention import predict_with_attention
 from .cache import ScanCache, default_cache_dir
 from .demo_data import FINDINGS, load_json, write_demo_dataset
 from .findings import FindingPrompts, finding_metrics, finding_probabilities
-from .long_text import report_retrieval
+from .long_text import report_chunks, report_retrieval
 from .reader import SCAN_SUFFIXES, is_nifti, read_scan
 from .soft_loss import LOSS_NAME, medclip_soft_loss
 from .transforms import ScanTransform
@@ -175,6 +175,10 @@ class MedicalDomain(Domain):
         labels = {f: np.asarray(manifest.column(f), dtype=np.int64) for f in present}
         out.update(finding_metrics({f: probs[f] for f in present}, labels))
         return out
+
+    def caption_chunks(self, clip: Any, caption: str) -> list[str]:
+        """Reports longer than the text context train as their pooled sentence chunks, not truncated."""
+        return report_chunks(clip, caption)
 
     def prediction_tasks(self) -> dict[str, Any]:
         """``attention``: ranked labels plus each volume's slice-attention weights and slice positions."""

@@ -55,14 +55,19 @@ def _fit(sentence: str, max_tokens: int, count) -> list[str]:
     return out
 
 
+def report_chunks(clip: Any, text: str) -> list[str]:
+    """``text`` whole when it fits the model's text context, else its sentence chunks that do."""
+    context = clip.spec.context_length
+    return [text] if token_count(clip, text) <= context else split_report(text, context, _counter(clip))
+
+
 @torch.no_grad()
 def encode_reports(clip: Any, texts: Sequence[str]) -> torch.Tensor:
     """L2-normalised embeddings of ``texts``: whole when they fit the context, else pooled over their chunks."""
-    context = clip.spec.context_length
     pieces: list[str] = []
     owners: list[int] = []
     for i, text in enumerate(texts):
-        chunks = [text] if token_count(clip, text) <= context else split_report(text, context, _counter(clip))
+        chunks = report_chunks(clip, text)
         pieces.extend(chunks)
         owners.extend([i] * len(chunks))
     emb = encode_texts(clip, pieces)

@@ -38,8 +38,8 @@ class GeoPair(ContrastivePair):
         self.location_loss = loss
         self.location_term: torch.Tensor | None = None
 
-    def forward(self, inputs: Any, text: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        image_features, text_features, scale, bias = super().forward(inputs, text)
+    def forward(self, inputs: Any, text: torch.Tensor, owners: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        image_features, text_features, scale, bias = super().forward(inputs, text, owners)
         location_features = self.location(inputs["lonlat"]).to(image_features.dtype)
         self.location_term = self.location_loss(image_features, location_features, self.location.scale())
         return image_features, text_features, scale, bias

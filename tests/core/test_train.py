@@ -78,3 +78,34 @@ def _seen_rows(trainer):
     trainer.sampler.set_position(0, 0)
     rows = [row for row, _ in trainer.sampler]
     return rows[: trainer.state.global_step * trainer.config.batch_size]
+
+
+def test_captions_in_pieces_train_on_their_pooled_embedding(tiny_spec, image_demo, tmp_path, monkeypatch):
+    """A domain that splits long captions: each piece is encoded, pooled per caption, renormalised; accumulation
+    still gives the whole batch's gradient."""
+    from clipzoo.core.domain import Domain
+
+    domain = get_domain("image")
+    monkeypatch.setattr(type(domain), "caption_chunks", lambda self, clip, c: c.split(" and "), raising=False)
+    assert type(domain).caption_chunks is not Domain.caption_chunks
+    trainer = _trainer(tiny_spec, image_demo.train, tmp_path / "pieces", epochs=1)
+    captions = ["a red star and a blue ring", "a green cross"]
+    text, owners = trainer._text(captions)
+    assert text.shape[0] == 3 and owners.tolist() == [0, 0, 1]
+    images = torch.randn(2, 3, 32, 32)
+    model = trainer.clip.model
+    with torch.no_grad():
+        _, pooled, _, _ = trainer.pair(images, text, owners)
+        tokens = trainer.clip.tokenize(["a red star", "a blue ring", "a green cross"])
+        pieces = model.encode_text(tokens, normalize=True)
+    expected = torch.nn.functional.normalize(torch.stack([pieces[0] + pieces[1], pieces[2]]), dim=-1)
+    torch.testing.assert_close(pooled, expected)
+
+    grads = {}
+    for accum in (1, 2):
+        torch.manual_seed(0)
+        tr = _trainer(tiny_spec, image_demo.train, tmp_path / f"a{accum}", accum_steps=accum, epochs=1, lr=0.0)
+        tr.train_step(torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)), captions * 2)
+        grads[accum] = {n: p.grad.clone() for n, p in tr.clip.model.named_parameters() if p.grad is not None}
+    for name, grad in grads[1].items():
+        torch.testing.assert_close(grads[2][name], grad, atol=1e-6, rtol=1e-4, msg=name)
