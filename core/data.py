@@ -95,11 +95,28 @@ def seeded(seed: int) -> Iterator[None]:
             np.random.set_state(np_state)
 
 
-class ManifestDataset(Dataset):
-    """Samples of a manifest read by a domain and transformed to model inputs.
+class SeededSamples(Dataset):
+    """Samples indexed by ``(index, seed)`` pairs from ``ResumableSampler`` (augmentation seeded per sample) or by a
+    plain index. Subclasses provide ``load(index)`` and ``captions``."""
 
-    Indexed by ``(row, seed)`` pairs from ``ResumableSampler`` (augmentation seeded per sample) or by a plain row.
-    """
+    captions: list[str] | None
+
+    def load(self, index: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        if seed is None:
+            tensor = self.load(index)
+        else:
+            with seeded(seed):
+                tensor = self.load(index)
+        caption = self.captions[index] if self.captions is not None else ""
+        return {"input": tensor, "caption": caption, "index": index}
+
+
+class ManifestDataset(SeededSamples):
+    """Samples of a manifest read by a domain and transformed to model inputs."""
 
     def __init__(self, manifest: Manifest, domain: Domain, transform: Callable[[Any], torch.Tensor]):
         self.manifest = manifest
@@ -118,16 +135,6 @@ class ManifestDataset(Dataset):
             raise InputError(f"manifest {self.manifest.source} row {row + 1}: {err}") from err
         except Exception as err:
             raise InputError(f"manifest {self.manifest.source} row {row + 1}: cannot read: {err}", path) from err
-
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        row, seed = item if isinstance(item, tuple) else (item, None)
-        if seed is None:
-            tensor = self.load(row)
-        else:
-            with seeded(seed):
-                tensor = self.load(row)
-        caption = self.captions[row] if self.captions is not None else ""
-        return {"input": tensor, "caption": caption, "index": row}
 
 
 def collate_with(domain: Domain) -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 import webdataset as wds
-from torch.utils.data import Dataset, IterableDataset
+from torch.utils.data import IterableDataset
 
-from .data import CAPTION_COLUMN, Manifest, seeded
+from .data import CAPTION_COLUMN, Manifest, SeededSamples
 from .domain import Domain
 from .errors import ClipzooError, InputError
 
@@ -147,7 +147,7 @@ def index_shard(shard: Path) -> list[ShardSample]:
     return out
 
 
-class IndexedShards(Dataset):
+class IndexedShards(SeededSamples):
     """Map-style access to WebDataset shards, indexed like ``ManifestDataset`` by ``(index, seed)`` pairs."""
 
     def __init__(self, location: str | Path, domain: Domain, transform: Callable[[Any], torch.Tensor]):
@@ -184,12 +184,3 @@ class IndexedShards(Dataset):
             raise InputError(f"shard {sample.shard} sample {sample.name}: {err}") from err
         except Exception as err:
             raise InputError(f"sample {sample.name}: cannot read: {err}", sample.shard) from err
-
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
-        index, seed = item if isinstance(item, tuple) else (item, None)
-        if seed is None:
-            tensor = self.load(index)
-        else:
-            with seeded(seed):
-                tensor = self.load(index)
-        return {"input": tensor, "caption": self.captions[index], "index": index}
