@@ -31,8 +31,8 @@ def open_image(path: str | Path) -> Image.Image:
     path = require_file(path)
     try:
         with Image.open(path) as img:
-            img.load()
-            return img.copy()
+            img.load()  # decoded into memory: the image outlives the closed file
+        return img
     except UnidentifiedImageError as err:
         raise InputError("not a decodable image (unknown or corrupt format)", path) from err
     except (OSError, ValueError) as err:
