@@ -13,7 +13,7 @@ from .batch import move_to
 from .domain import Domain
 from .errors import ClipzooError, InputError
 from .model import ClipModel
-from .zeroshot import PromptPack, class_probabilities, classifier_weights
+from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
 
 TASKS = ("classify", "embed")
 
@@ -124,18 +124,9 @@ class Predictor:
         ]
         return torch.cat(chunks), errors
 
-    @torch.no_grad()
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised text embeddings, in batches."""
-        chunks = [
-            self.clip.model.encode_text(
-                self.clip.tokenize(list(texts[i : i + self.batch_size])).to(self.device), normalize=True
-            )
-            .float()
-            .cpu()
-            for i in range(0, len(texts), self.batch_size)
-        ]
-        return torch.cat(chunks)
+        return encode_texts(self.clip, texts, batch_size=self.batch_size)
 
     def tasks(self) -> tuple[str, ...]:
         return TASKS + tuple(self.domain.prediction_tasks())
