@@ -11,11 +11,7 @@ from clipzoo.core.model import build_model
 from clipzoo.core.predict import InputItem, Predictor
 from clipzoo.domains.medical.attention import attention_figure, recording, volume_attention
 
-TINY_VIT = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
+from tests.helpers.medical import TINY_VIT
 
 
 @pytest.fixture(scope="module")

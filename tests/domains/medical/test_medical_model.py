@@ -17,11 +17,7 @@ from clipzoo.domains.medical.tower import SliceTower, collate_scans
 from clipzoo.domains.medical.transforms import sample_slices
 from monai.transforms import ScaleIntensityRange
 
-TINY_VIT = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
+from tests.helpers.medical import TINY_VIT
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,8 @@ from clipzoo.registry.publish import publish
 from clipzoo.registry.tracking import experiment_for
 from nibabel.testing import data_path
 
+from tests.helpers.medical import TINY_VIT
 from tests.helpers.serving import served
-
-TINY_VIT = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 
 
 @pytest.fixture(scope="module")
