@@ -154,6 +154,7 @@ def train_job(
                     "spec.vision_tower": spec.vision_tower,
                     "spec.text_tower": spec.hf_text_model or "open_clip",
                     "spec.lock_text": spec.lock_text,
+                    "spec.unlocked_text_layers": spec.unlocked_text_layers,
                     "data.train": str(train_data.source),
                     "data.train_rows": train_data.rows,
                     "world_size": env.world_size,

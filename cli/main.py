@@ -22,6 +22,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="global batch per optimizer step")
     p.add_argument("--accum-steps", type=int, default=1, help="split each batch into chunks (same loss as the whole)")
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--text-lr", type=float, default=None, help="lr of the text tower's unlocked pretrained layers")
     p.add_argument("--warmup-steps", type=int, default=None)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
     p.add_argument("--seed", type=int, default=0)
@@ -104,6 +105,7 @@ def _train_config(args: argparse.Namespace, defaults: dict | None = None):
         ("epochs", "epochs"),
         ("batch_size", "batch_size"),
         ("lr", "lr"),
+        ("text_lr", "text_lr"),
         ("warmup_steps", "warmup_steps"),
     ]:
         if getattr(args, attr) is not None:

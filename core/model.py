@@ -12,12 +12,13 @@ from pathlib import Path
 
 import open_clip
 import torch
+from open_clip.hf_model import HFTextEncoder
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .errors import InputError
 from .spec import ModelSpec
-from .text import build_tokenizer, resolve_model_cfg
+from .text import build_tokenizer, lock_text_tower, resolve_model_cfg
 from .towers import vision_tower
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,15 @@ class ClipModel:
     spec: ModelSpec
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
-        return self.tokenizer(texts)
+        """Token ids ``[N, T]``. For a Hugging Face text tower, ``T`` stops at the batch's longest text instead of
+        the context length: its attention mask and pooling ignore padding, so the embeddings are the same and short
+        captions cost a fraction of the encoder's work."""
+        tokens = self.tokenizer(texts)
+        text = getattr(self.model, "text", None)
+        if isinstance(text, HFTextEncoder) and tokens.numel():
+            used = (tokens != text.config.pad_token_id).any(dim=0).nonzero()
+            tokens = tokens[:, : int(used.max()) + 1 if used.numel() else 1]
+        return tokens
 
 
 def _register_config(spec: ModelSpec, model_cfg: dict) -> str:
@@ -74,7 +83,7 @@ def build_model(spec: ModelSpec, pretrained: str | None = None, load_text_weight
     if spec.lock_image:
         model.lock_image_tower(unlocked_groups=0, freeze_bn_stats=True)
     if spec.lock_text:
-        model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
+        lock_text_tower(model, spec.unlocked_text_layers)
     return ClipModel(model=model, tokenizer=build_tokenizer(model_cfg), spec=spec)
 
 

@@ -37,12 +37,18 @@ class ModelSpec:
     pretrained: str | None = None
     lock_image: bool = False
     lock_text: bool = False
+    unlocked_text_layers: int = 0  # with lock_text: the last N text-tower layers still train (open_clip's lock)
     loss: str = "clip"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def embed_dim(self) -> int:
         return int(self.model_cfg["embed_dim"])
+
+    @property
+    def text_frozen(self) -> bool:
+        """The whole text trunk is frozen (so its outputs can be cached per caption)."""
+        return self.lock_text and self.unlocked_text_layers == 0
 
     @property
     def context_length(self) -> int:
@@ -70,6 +76,8 @@ class ModelSpec:
         missing = [k for k in ("embed_dim", "vision_cfg", "text_cfg") if k not in cfg]
         if missing:
             raise InputError(f"model_cfg lacks {missing}: it must be an open_clip model config")
+        if int(data.get("unlocked_text_layers", 0)) < 0:
+            raise InputError(f"unlocked_text_layers must be >= 0, got {data['unlocked_text_layers']}")
         data = copy.deepcopy(data)
         for key in ("mean", "std"):
             if key in data:

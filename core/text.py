@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import open_clip
 import torch
+from open_clip.hf_configs import arch_dict
 from open_clip.hf_model import HFTextEncoder
 from torch import nn
 
@@ -66,6 +69,23 @@ def build_tokenizer(model_cfg: dict[str, Any]) -> Callable[[list[str]], torch.Te
             **(text_cfg.get("tokenizer_kwargs") or {}),
         )
     return open_clip.tokenizer.SimpleTokenizer(context_length=context_length)
+
+
+def lock_text_tower(model: nn.Module, unlocked_layers: int = 0) -> None:
+    """open_clip's ``lock_text_tower`` (LayerNorms frozen too), with the last ``unlocked_layers`` layers trainable.
+
+    open_clip's HF wrapper finds an encoder's layers through its ``arch_dict``, whose ``bert`` entry (MiniLM's) names
+    no layer attribute; for such a model the layers are found here (``encoder.layer``) and unfrozen the same way.
+    """
+    text = getattr(model, "text", None)
+    names = arch_dict.get(text.config.model_type, {}).get("config_names", {}) if isinstance(text, HFTextEncoder) else {}
+    by_hand = isinstance(text, HFTextEncoder) and unlocked_layers and "layer_attr" not in names
+    with contextlib.redirect_stdout(io.StringIO()):  # open_clip prints "Unlocking N/M layers"
+        model.lock_text_tower(unlocked_layers=0 if by_hand else unlocked_layers, freeze_layer_norm=True)
+    if by_hand:
+        encoder = getattr(text.transformer, "encoder", text.transformer)
+        for layer in list(encoder.layer)[-unlocked_layers:]:
+            layer.requires_grad_(True)
 
 
 def split_locked_text_tower(model: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Module]:

@@ -38,6 +38,7 @@ class TrainConfig:
     batch_size: int = 64
     accum_steps: int = 1
     lr: float = 5e-4
+    text_lr: float | None = None  # for the text tower's pretrained layers when they train (None: lr)
     weight_decay: float = 0.1
     warmup_steps: int = 10
     seed: int = 0
@@ -94,15 +95,27 @@ class ContrastivePair(nn.Module):
         return image_features, text_features, self.model.logit_scale.exp(), bias
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """open_clip's rule: no weight decay on gains, biases, norms and the logit scale."""
-    decay, no_decay = [], []
+TEXT_TRUNK_PREFIXES = ("text.transformer.", "transformer.", "token_embedding.", "positional_embedding", "ln_final.")
+
+
+def parameter_groups(model: nn.Module, weight_decay: float, text_lr: float | None = None) -> list[dict[str, Any]]:
+    """open_clip's rule: no weight decay on gains, biases, norms and the logit scale. With ``text_lr``, the text
+    tower's pretrained trunk (an HF encoder, or open_clip's own text transformer) gets its own learning rate, as
+    fine-tuning a pretrained layer at a from-scratch tower's rate wipes out what it knows."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         exclude = p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
-        (no_decay if exclude else decay).append(p)
-    return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
+        text_trunk = text_lr is not None and name.startswith(TEXT_TRUNK_PREFIXES)
+        groups.setdefault((exclude, text_trunk), []).append(p)
+    out = []
+    for (exclude, text_trunk), params in sorted(groups.items()):
+        group: dict[str, Any] = {"params": params, "weight_decay": 0.0 if exclude else weight_decay}
+        if text_trunk:
+            group["lr"] = text_lr
+        out.append(group)
+    return out
 
 
 def cosine_with_warmup(warmup: int, total: int) -> Any:
@@ -154,12 +167,14 @@ class Trainer:
         self.use_amp = config.precision == "amp" or (config.precision == "auto" and self.device.type == "cuda")
         self.splits_captions = type(domain).caption_chunks is not Domain.caption_chunks
         self.text_cache = (
-            LockedTextCache(clip.model, clip.tokenize) if clip.spec.lock_text and config.cache_locked_text else None
+            LockedTextCache(clip.model, clip.tokenize) if clip.spec.text_frozen and config.cache_locked_text else None
         )
         clip.model.to(self.device)
         self.pair = ContrastivePair(clip, self.text_cache.head if self.text_cache else None)
         self.ddp_pair = wrap_ddp(self.pair, self.env)
-        self.optimizer = torch.optim.AdamW(parameter_groups(clip.model, config.weight_decay), lr=config.lr)
+        self.optimizer = torch.optim.AdamW(
+            parameter_groups(clip.model, config.weight_decay, config.text_lr), lr=config.lr
+        )
         self.total_steps = self._total_steps()
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, cosine_with_warmup(config.warmup_steps, self.total_steps)
@@ -293,7 +308,7 @@ class Trainer:
     def _set_train_mode(self) -> None:
         self.clip.model.train()
         text = getattr(self.clip.model, "text", None)
-        if self.clip.spec.lock_text and text is not None and hasattr(text, "transformer"):
+        if self.clip.spec.text_frozen and text is not None and hasattr(text, "transformer"):
             text.transformer.eval()  # a locked tower runs without dropout (LiT)
         if self.clip.spec.lock_image:
             self.clip.model.visual.eval()

@@ -19,13 +19,16 @@ def model_card(
     version_rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(versions.items()))
     data_rows = "\n".join(f"- **{k}**: {v}" for k, v in data.items())
     text = spec.model_cfg["text_cfg"].get("hf_model_name") or "open_clip text transformer"
+    text_lock = f"{spec.lock_text}" + (
+        f" (last {spec.unlocked_text_layers} layers train)" if spec.lock_text and spec.unlocked_text_layers else ""
+    )
     initial = spec.pretrained or "random vision tower; text tower's own pretrained weights, if any"
     return f"""# clipzoo-{spec.domain}: {spec.name}
 
 ## Model
 - Domain: `{spec.domain}`; vision tower `{spec.vision_tower}` ({spec.input_channels} channels, {spec.image_size} px);
   text tower `{text}`; embedding {spec.embed_dim}-d; loss `{spec.loss}`.
-- Locked towers: image={spec.lock_image}, text={spec.lock_text}. Initial weights: {initial}.
+- Locked towers: image={spec.lock_image}, text={text_lock}. Initial weights: {initial}.
 
 ## Training data
 {data_rows}

@@ -99,3 +99,15 @@ def test_locking_freezes_the_right_parameters(tiny_spec, tiny_lit_spec):
     assert "text.proj.weight" in trainable and any(n.startswith("visual.") for n in trainable)
     locked_image = build_model(tiny_spec.replace(lock_image=True)).model
     assert not any(p.requires_grad for p in locked_image.visual.parameters())
+
+
+def test_hf_tokens_stop_at_the_longest_text_and_embed_the_same(tiny_lit_spec):
+    clip = build_model(tiny_lit_spec)
+    texts = ["a red star", "a small blue ring on a green background"]
+    full = clip.tokenizer(texts)
+    short = clip.tokenize(texts)
+    assert full.shape[1] == tiny_lit_spec.context_length and short.shape[1] < full.shape[1]
+    assert torch.equal(short, full[:, : short.shape[1]]) and (full[:, short.shape[1] :] == 0).all()
+    model = clip.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode_text(short), model.encode_text(full), atol=1e-5, rtol=1e-5)

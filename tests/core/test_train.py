@@ -109,3 +109,24 @@ def test_captions_in_pieces_train_on_their_pooled_embedding(tiny_spec, image_dem
         grads[accum] = {n: p.grad.clone() for n, p in tr.clip.model.named_parameters() if p.grad is not None}
     for name, grad in grads[1].items():
         torch.testing.assert_close(grads[2][name], grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_unlocked_text_layers_train_the_last_layers_only_and_skip_the_cache(tiny_lit_spec, image_demo, tmp_path):
+    """``unlocked_text_layers=1``: the last MiniLM layer (and the projection) learn, the layers below stay as loaded;
+    no text cache then, since the trunk's outputs change from step to step."""
+    spec = tiny_lit_spec.replace(unlocked_text_layers=1)
+    trainer = _trainer(spec, image_demo.train, tmp_path / "u", epochs=1, max_steps=3, lr=1e-3, text_lr=1e-5)
+    assert trainer.text_cache is None and not spec.text_frozen
+    layers = trainer.clip.model.text.transformer.encoder.layer
+    lr_of = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert {lr_of[id(p)] for p in layers[-1].parameters()} == {1e-5}  # the pretrained layer learns slowly
+    assert lr_of[id(trainer.clip.model.text.proj.weight)] == 1e-3
+    last, below = f"text.transformer.encoder.layer.{len(layers) - 1}.", "text.transformer.encoder.layer.0."
+    before = _weights(trainer)
+    trainer.fit()
+    after = _weights(trainer)
+    trainable = {n for n, p in trainer.clip.model.named_parameters() if p.requires_grad}
+    assert any(n.startswith(last) for n in trainable) and not any(n.startswith(below) for n in trainable)
+    assert not torch.equal(before[last + "attention.self.query.weight"], after[last + "attention.self.query.weight"])
+    for name in (n for n in before if n.startswith((below, "text.transformer.embeddings."))):
+        assert torch.equal(before[name], after[name]), name

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
-from clipzoo.core.errors import InputError
 from clipzoo.core.loss import available_losses, create_loss
 from clipzoo.domains.medical.report_labels import report_findings
 from clipzoo.domains.medical.soft_loss import MedClipSoftLoss, soft_targets
+from safetensors.torch import load_file
+
+from tests.conftest import REPO
+
+HELPER = REPO / "tests" / "helpers" / "soft_loss_ranks.py"
 
 NODULE_A = "A 30 mm solid nodule in the left upper lobe. No pleural effusion. Heart size is normal."
 NODULE_B = "Right lower lobe nodule measuring 28 mm. Pleural spaces are clear. The heart is not enlarged."
@@ -65,9 +72,27 @@ def test_identical_findings_are_not_negatives():
     assert hard(between, reports, scale) > hard(own, reports, scale)
 
 
-def test_registered_by_name_and_single_process_only():
+def test_registered_by_name():
     assert "medclip_soft" in available_losses()
-    loss = create_loss("medclip_soft")
-    assert loss.uses_captions
-    with pytest.raises(InputError, match="one process only"):
-        create_loss("medclip_soft", rank=0, world_size=2)
+    assert create_loss("medclip_soft").uses_captions
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["global", "local"])
+def test_two_ranks_give_the_single_process_loss_and_gradients(mode, tmp_path):
+    """Captions and features are gathered across ranks, so same-finding reports on different ranks still get their
+    soft targets: rank losses (their mean, with local_loss) and the gradients DDP averages equal one process's."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    for cmd in ([sys.executable, str(HELPER), str(tmp_path), mode], [*torchrun, str(HELPER), str(tmp_path), mode]):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    one = load_file(str(tmp_path / "rank0-of-1.safetensors"))
+    ranks = [load_file(str(tmp_path / f"rank{r}-of-2.safetensors")) for r in range(2)]
+    losses = torch.cat([r["loss"] for r in ranks])
+    torch.testing.assert_close(losses.mean(), one["loss"][0])
+    if mode == "global":
+        torch.testing.assert_close(losses[0], losses[1])
+    for key in ("image_grad", "text_grad"):
+        averaged = torch.cat([r[key] for r in ranks]) / 2  # each rank's grad is world_size x its share
+        torch.testing.assert_close(averaged, one[key], atol=1e-6, rtol=1e-5)
