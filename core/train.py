@@ -102,20 +102,22 @@ def parameter_groups(model: nn.Module, weight_decay: float, text_lr: float | Non
     """open_clip's rule: no weight decay on gains, biases, norms and the logit scale. With ``text_lr``, the text
     tower's pretrained trunk (an HF encoder, or open_clip's own text transformer) gets its own learning rate, as
     fine-tuning a pretrained layer at a from-scratch tower's rate wipes out what it knows."""
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    no_decay, decay, text_no_decay, text_decay = [], [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         exclude = p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
-        text_trunk = text_lr is not None and name.startswith(TEXT_TRUNK_PREFIXES)
-        groups.setdefault((exclude, text_trunk), []).append(p)
-    out = []
-    for (exclude, text_trunk), params in sorted(groups.items()):
-        group: dict[str, Any] = {"params": params, "weight_decay": 0.0 if exclude else weight_decay}
-        if text_trunk:
-            group["lr"] = text_lr
-        out.append(group)
-    return out
+        if text_lr is not None and name.startswith(TEXT_TRUNK_PREFIXES):
+            (text_no_decay if exclude else text_decay).append(p)
+        else:
+            (no_decay if exclude else decay).append(p)
+    groups = [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
+    if text_lr is not None:  # after the two usual groups, so checkpoints without text_lr resume unchanged
+        groups += [
+            {"params": text_no_decay, "weight_decay": 0.0, "lr": text_lr},
+            {"params": text_decay, "weight_decay": weight_decay, "lr": text_lr},
+        ]
+    return groups
 
 
 def cosine_with_warmup(warmup: int, total: int) -> Any:
