@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
 
 from tests.conftest import REPO, write_spec
+from tests.helpers.torchrun import TORCHRUN_2, run_ok
 
 HELPER = REPO / "tests" / "helpers" / "ddp_step.py"
-
-
-def _run(cmd: list[str], cwd: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 @pytest.mark.slow
@@ -27,9 +19,8 @@ def _run(cmd: list[str], cwd: Path) -> None:
 def test_two_process_torchrun_equals_single_process(mode, tiny_spec, image_demo, tmp_path):
     spec_path = write_spec(tiny_spec, tmp_path)
     single, double = tmp_path / "single", tmp_path / "double"
-    _run([sys.executable, str(HELPER), str(spec_path), str(image_demo.train), str(single), mode], tmp_path)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    _run([*torchrun, str(HELPER), str(spec_path), str(image_demo.train), str(double), mode], tmp_path)
+    run_ok([sys.executable, str(HELPER), str(spec_path), str(image_demo.train), str(single), mode], tmp_path)
+    run_ok([*TORCHRUN_2, str(HELPER), str(spec_path), str(image_demo.train), str(double), mode], tmp_path)
 
     one = json.loads((single / "result.json").read_text())
     two = json.loads((double / "result.json").read_text())

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,6 +12,7 @@ from clipzoo.domains.medical.soft_loss import MedClipSoftLoss, soft_targets
 from safetensors.torch import load_file
 
 from tests.conftest import REPO
+from tests.helpers.torchrun import run_alone_and_on_two_ranks
 
 HELPER = REPO / "tests" / "helpers" / "soft_loss_ranks.py"
 
@@ -82,11 +80,7 @@ def test_registered_by_name():
 def test_two_ranks_give_the_single_process_loss_and_gradients(mode, tmp_path):
     """Captions and features are gathered across ranks, so same-finding reports on different ranks still get their
     soft targets: rank losses (their mean, with local_loss) and the gradients DDP averages equal one process's."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    for cmd in ([sys.executable, str(HELPER), str(tmp_path), mode], [*torchrun, str(HELPER), str(tmp_path), mode]):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_alone_and_on_two_ranks(HELPER, str(tmp_path), mode)
     one = load_file(str(tmp_path / "rank0-of-1.safetensors"))
     ranks = [load_file(str(tmp_path / f"rank{r}-of-2.safetensors")) for r in range(2)]
     losses = torch.cat([r["loss"] for r in ranks])
