@@ -8,7 +8,7 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-TOP_LEVEL = {"core": "core", "domains": "domains", "registry": "registry", "cli": "cli"}
+TOP_LEVEL = {"core": "core", "domains": "domains", "registry": "registry", "pipeline": "pipeline", "cli": "cli"}
 
 package_dir = {}
 packages = []

@@ -1,6 +1,7 @@
-"""The ``clipzoo`` command: train, eval, predict, serve, demo, models, domains.
+"""The ``clipzoo`` command: train, eval, predict, serve, demo, convert, catalogue, models, domains.
 
-Errors a user can fix (a bad file, an unknown model, an empty label list) print one clear line and exit with code 2.
+It parses arguments, calls one job of ``clipzoo.pipeline`` and prints. Errors a user can fix (a bad file, an unknown
+model, an empty label list) print one clear line and exit with code 2.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 EXIT_USAGE = 2
 # MLflow errors that mean the user's input was wrong (a bad payload, an unknown model), not that MLflow failed.
@@ -18,18 +20,25 @@ USER_ERROR_CODES = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "BAD_R
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, default=None, help="epochs over the training manifest")
+    p.add_argument("--epochs", type=int, default=None, help="epochs over the training data")
     p.add_argument("--batch-size", type=int, default=None, help="global batch per optimizer step")
-    p.add_argument("--accum-steps", type=int, default=1, help="split each batch into chunks (same loss as the whole)")
+    p.add_argument("--accum-steps", type=int, default=None, help="split each batch into chunks (same loss)")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--text-lr", type=float, default=None, help="lr of the text tower's unlocked pretrained layers")
     p.add_argument("--warmup-steps", type=int, default=None)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="optimizer steps between checkpoints")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="optimizer steps between checkpoints")
     p.add_argument(
         "--local-loss", action="store_true", help="under torchrun: score local rows against the global batch"
+    )
+    p.add_argument(
+        "--stage",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="a setting of one training stage (e.g. 2d.epochs=20, combiner.epochs=40)",
     )
     p.add_argument("--config", help="model spec (JSON/YAML); default: the domain's")
     p.add_argument("--output-dir", help="checkpoint folder; an existing one with a checkpoint is resumed")
@@ -43,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a domain's model, evaluate zero-shot, register it")
+    p = sub.add_parser("train", help="train a domain's model (all its stages), evaluate zero-shot, register it")
     p.add_argument("domain")
     p.add_argument(
         "--data",
@@ -51,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="training manifest (CSV/JSONL/Parquet), WebDataset shards (a .tar or a folder of them), or 'demo'",
     )
     p.add_argument("--heldout", help="held-out manifest for zero-shot evaluation (demo data brings its own)")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="the data of another stage (medical: train2d=slices.csv; fashion: train_triplets=triplets.csv)",
+    )
     p.add_argument("--no-register", action="store_true", help="train and evaluate, but register nothing")
     _add_train_options(p)
 
@@ -83,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("domain")
     _add_train_options(p)
 
+    p = sub.add_parser("convert", help="turn a public dataset layout into a manifest (no layout: list them)")
+    p.add_argument("domain")
+    p.add_argument("layout", nargs="?")
+    p.add_argument("source", nargs="?", help="the dataset's folder or table")
+    p.add_argument("out", nargs="?", help="the manifest (or folder) to write")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a layout option (JSON value)")
+
+    p = sub.add_parser("catalogue", help="searchable catalogues of a model's embeddings (fashion: --task search)")
+    csub = p.add_subparsers(dest="catalogue_command", required=True)
+    cb = csub.add_parser("build", help="embed a manifest's items with a registered model and index them")
+    cb.add_argument("model", help="registered model (pinned to one version in the catalogue)")
+    cb.add_argument("manifest", help="manifest with path and id columns (fashion: product_id, title)")
+    cb.add_argument("out", help="catalogue folder")
+    cb.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="index setting: kind, nlist, nprobe..."
+    )
+
     p = sub.add_parser("models", help="the model registry")
     msub = p.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list")
@@ -97,117 +130,123 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train_config(args: argparse.Namespace, defaults: dict | None = None):
-    from clipzoo.core.train import TrainConfig
+TRAIN_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "accum_steps",
+    "lr",
+    "text_lr",
+    "warmup_steps",
+    "max_steps",
+    "seed",
+    "checkpoint_every",
+)
 
-    values = dict(defaults or {})
-    for key, attr in [
-        ("epochs", "epochs"),
-        ("batch_size", "batch_size"),
-        ("lr", "lr"),
-        ("text_lr", "text_lr"),
-        ("warmup_steps", "warmup_steps"),
-    ]:
-        if getattr(args, attr) is not None:
-            values[key] = getattr(args, attr)
-    return TrainConfig(
-        accum_steps=args.accum_steps,
-        max_steps=args.max_steps,
-        seed=args.seed,
-        num_workers=args.workers,
-        checkpoint_every=args.checkpoint_every,
-        local_loss=args.local_loss,
-        **values,
+
+def _key_values(pairs: Sequence[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs, each value read as JSON when it is JSON, else as text."""
+    from clipzoo.core.errors import InputError
+
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"{flag} needs KEY=VALUE, got {pair!r}")
+        try:
+            values[key] = json.loads(value)
+        except json.JSONDecodeError:
+            values[key] = value
+    return values
+
+
+def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The training settings given on the command line (the domain's defaults fill the rest)."""
+    from clipzoo.core.errors import InputError
+
+    settings: dict[str, Any] = {k: getattr(args, k) for k in TRAIN_SETTINGS if getattr(args, k) is not None}
+    if args.workers is not None:
+        settings["num_workers"] = args.workers
+    if args.local_loss:
+        settings["local_loss"] = True
+    stages: dict[str, dict[str, Any]] = {}
+    for key, value in _key_values(args.stage, "--stage").items():
+        name, dot, setting = key.partition(".")
+        if not dot or not setting:
+            raise InputError(f"--stage needs NAME.KEY=VALUE, got {key!r}")
+        stages.setdefault(name, {})[setting] = value
+    if stages:
+        settings["stages"] = stages
+    return settings
+
+
+def _spec(args: argparse.Namespace, domain):
+    from clipzoo.core.spec import ModelSpec
+
+    return ModelSpec.load(args.config) if args.config else domain.default_spec()
+
+
+def _print_metrics(domain, metrics: dict[str, float]) -> None:
+    for line in domain.format_metrics(metrics):
+        print(line)
+
+
+def _print_published(pub) -> None:
+    print(
+        f"registered {pub.name} version {pub.version}; {pub.primary_metric} = {pub.primary_value:.4f}"
+        + (" -> champion" if pub.champion else " (champion kept: it scores higher)")
     )
-
-
-def _print_metrics(metrics: dict[str, float]) -> None:
-    for key in sorted(metrics):
-        print(f"  {key:32s} {metrics[key]:.4f}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from clipzoo.cli.jobs import train_job
     from clipzoo.core.domain import get_domain
+    from clipzoo.core.stages import TRAIN_INPUT
+    from clipzoo.pipeline.data import DEMO, demo_data
+    from clipzoo.pipeline.demo import demo_inputs
+    from clipzoo.pipeline.train import train, train_config
 
     domain = get_domain(args.domain)
-    defaults = domain.demo_train_defaults(args.small) if args.data == "demo" else {}
-    result = train_job(
-        args.domain,
-        args.data,
-        heldout=args.heldout,
-        spec_path=args.config,
-        config=_train_config(args, defaults),
+    heldout = args.heldout
+    if args.data == DEMO:
+        data = demo_data(domain, small=args.small)
+        inputs = {**demo_inputs(data), **_key_values(args.input, "--input")}
+        heldout = heldout or data.heldout
+        defaults = domain.demo_train_defaults(args.small)
+    else:
+        inputs = {TRAIN_INPUT: args.data, **_key_values(args.input, "--input")}
+        defaults = {}
+    result = train(
+        domain,
+        _spec(args, domain),
+        {name: str(path) for name, path in inputs.items()},
+        heldout=heldout,
+        config=train_config(defaults, _train_settings(args)),
         output_dir=args.output_dir,
         register=not args.no_register,
-        small_demo=args.small,
     )
     if result.run_id:
         print(f"run {result.run_id} ({result.seconds:.0f} s); checkpoints in {result.output_dir}")
-        _print_metrics(result.metrics)
+        for name, summary in result.stages.items():
+            print(f"  stage {name}: {summary}")
+        _print_metrics(domain, result.metrics)
     if result.published:
-        pub = result.published
-        print(f"registered {pub.name} version {pub.version}" + (" -> champion" if pub.champion else ""))
+        _print_published(result.published)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from clipzoo.cli.jobs import demo_data
-    from clipzoo.core.data import Manifest
-    from clipzoo.core.domain import get_domain
-    from clipzoo.core.evaluate import evaluate
-    from clipzoo.registry.loading import load_clip
+    from clipzoo.pipeline.evaluate import evaluate_registered
 
-    clip = load_clip(args.model)
-    domain = get_domain(clip.spec.domain)
-    manifest = Manifest.read(demo_data(domain).heldout if args.data == "demo" else args.data)
-    report = evaluate(clip, domain, manifest)
-    _print_metrics(report.metrics)
+    domain, report = evaluate_registered(args.model, args.data)
+    _print_metrics(domain, report.metrics)
     return 0
-
-
-def _input_frame(files: Sequence[str], texts: Sequence[str]):
-    """One row per file (each with the one --text, or its own when as many are given), or per text alone."""
-    import pandas as pd
-    from clipzoo.core.errors import InputError
-
-    if not files:
-        if not texts:
-            raise InputError("nothing to predict: give files, --text, or both")
-        return pd.DataFrame({"text": list(texts)})
-    frame = pd.DataFrame({"path": [os.path.abspath(f) for f in files]})
-    if texts:
-        if len(texts) not in (1, len(files)):
-            raise InputError(f"give one --text for all files or one per file ({len(files)}), not {len(texts)}")
-        frame["text"] = list(texts) * (len(files) if len(texts) == 1 else 1)
-    return frame
-
-
-def _options(pairs: Sequence[str]) -> str:
-    from clipzoo.core.errors import InputError
-
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"--option needs KEY=VALUE, got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return json.dumps(options)
-
-
-def _predict_rows(model: str, frame, params: dict) -> list[dict]:
-    from clipzoo.registry.loading import load_pyfunc
-
-    return load_pyfunc(model).predict(frame, params=params).to_dict("records")
 
 
 _SHOWN = ("input", "labels", "scores", "error", "embedding")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from clipzoo.pipeline.predict import input_frame, predict
+
     params = {
         "labels": args.labels,
         "templates": args.templates,
@@ -215,9 +254,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "top_k": args.top_k,
         "return_embeddings": args.embeddings,
         "catalogue": os.path.abspath(args.catalogue) if args.catalogue else "",
-        "options": _options(args.option),
+        "options": json.dumps(_key_values(args.option, "--option")),
     }
-    rows = _predict_rows(args.model, _input_frame(args.files, args.text), params)
+    rows = predict(args.model, input_frame(args.files, args.text), params)
     failed = 0
     for row in rows:
         if args.json:
@@ -243,9 +282,63 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from clipzoo.cli.jobs import demo_job
+    from clipzoo.core.domain import get_domain
+    from clipzoo.pipeline.demo import demo
 
-    return demo_job(args.domain, args)
+    domain = get_domain(args.domain)
+    outcome = demo(
+        domain,
+        _train_settings(args),
+        small=args.small,
+        spec=_spec(args, domain),
+        output_dir=args.output_dir,
+        announce=lambda line: print(line, flush=True),
+    )
+    result = outcome.result
+    for name, summary in result.stages.items():
+        print(f"  stage {name}: {summary}")
+    seconds = f"{result.seconds:.0f} s of training and evaluation"
+    print(f"\nheld-out zero-shot, prompt wordings absent from training ({seconds}):")
+    _print_metrics(domain, result.metrics)
+    if result.published is None:
+        return 0
+    print()
+    _print_published(result.published)
+    failed = 0
+    for query, row in outcome.answers:
+        print(f"\n{query.header}" if query.header else "")
+        print(query.command)
+        if row.get("error"):
+            print(f"  ERROR {row['error']}", file=sys.stderr)
+            failed += 1
+            continue
+        for line in query.describe(row):
+            print(line)
+    return EXIT_USAGE if failed else 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from clipzoo.core.domain import get_domain
+    from clipzoo.core.errors import InputError
+    from clipzoo.pipeline.convert import convert, converter_options
+
+    domain = get_domain(args.domain)
+    if args.layout is None:
+        for name, converter in sorted(domain.converters().items()):
+            options = ", ".join(converter_options(converter)) or "none"
+            print(f"{name:14s} {converter.description}  (options: {options})")
+        return 0
+    if args.source is None or args.out is None:
+        raise InputError(f"give the source and the output: clipzoo convert {domain.name} {args.layout} SRC OUT")
+    print(convert(domain, args.layout, args.source, args.out, _key_values(args.option, "--option")))
+    return 0
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from clipzoo.pipeline.catalogue import build_catalogue
+
+    print(build_catalogue(args.model, args.manifest, args.out, _key_values(args.option, "--option")))
+    return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -272,9 +365,11 @@ def cmd_domains(args: argparse.Namespace) -> int:
 
     for name in available_domains():
         try:
-            print(f"{name:16s} {get_domain(name).modality}")
+            domain = get_domain(name)
         except ClipzooError as err:
             print(f"{name:16s} unavailable: {err}")
+            continue
+        print(f"{name:16s} {domain.modality:16s} reads {' '.join(domain.file_suffixes) or 'any file'}")
     return 0
 
 
@@ -284,6 +379,8 @@ COMMANDS = {
     "predict": cmd_predict,
     "serve": cmd_serve,
     "demo": cmd_demo,
+    "convert": cmd_convert,
+    "catalogue": cmd_catalogue,
     "models": cmd_models,
     "domains": cmd_domains,
 }

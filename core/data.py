@@ -11,15 +11,17 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from .domain import Domain
 from .errors import ClipzooError, InputError
+
+if TYPE_CHECKING:
+    from .domain import Domain
 
 PATH_COLUMN = "path"
 CAPTION_COLUMN = "caption"

@@ -14,26 +14,66 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .spec import ModelSpec
+from .stages import CONTRASTIVE, Stage
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ENTRY_POINT_GROUP = "clipzoo.domains"
 
 Transform = Callable[[Any], torch.Tensor]
 
 
+CLASSIFICATION, MULTILABEL = "classification", "multilabel"
+
+
 @dataclass(frozen=True)
 class ZeroShotTask:
-    """A zero-shot evaluation a domain declares: which label column, which prompt pack, which metrics."""
+    """A zero-shot evaluation a domain declares, on one label column of a held-out manifest.
+
+    ``classification``: the column holds class names of ``prompt_pack``; top-1, top-5, balanced accuracy and a
+    confusion matrix. ``multilabel``: the column holds 0/1 and ``prompt_pack`` has two classes, the finding present
+    first and absent second (CT-CLIP's prompt pairs); the softmax over the pair is scored by AUROC with a bootstrap
+    CI, and the tasks of one ``group`` are averaged into ``{group}_mean_auroc``. A multilabel column missing from the
+    manifest, or holding one class only, is skipped (AUROC is undefined there).
+    """
 
     name: str
     label_column: str
     prompt_pack: str
-    kind: str = "classification"  # "classification" | "multilabel" | "retrieval"
-    metrics: tuple[str, ...] = ("top1", "balanced_accuracy")
+    kind: str = CLASSIFICATION
+    group: str = "multilabel"
+
+    def __post_init__(self) -> None:
+        if self.kind not in (CLASSIFICATION, MULTILABEL):
+            raise ValueError(f"zero-shot task {self.name!r}: kind must be {CLASSIFICATION!r} or {MULTILABEL!r}")
+
+
+@dataclass(frozen=True)
+class Converter:
+    """A public dataset layout a domain turns into a manifest: ``run(source, out, **options)`` returns what it wrote
+    (printed as the command's answer); its docstring says what the layout is and which options it takes."""
+
+    name: str
+    run: Callable[..., Any]
+    description: str
+
+
+@dataclass
+class DemoQuery:
+    """One prediction the demo shows through the registered model's predict path: the payload's columns and params,
+    the equivalent command line, and how to describe the answer row."""
+
+    inputs: dict[str, list[Any]]
+    params: dict[str, Any]
+    command: str
+    describe: Callable[[dict[str, Any]], list[str]]
+    header: str = ""
 
 
 @dataclass
@@ -50,7 +90,7 @@ class Domain(ABC):
 
     name: str
     modality: str
-    file_suffixes: tuple[str, ...] = ()
+    file_suffixes: tuple[str, ...] = ()  # the input files the domain reads (listed by ``clipzoo domains``)
     runtime_packages: tuple[str, ...] = ()  # distributions a served model of this domain needs beyond the core's
     primary_metric: str = "text_to_image_R@1"  # higher is better; decides whether a new version becomes champion
     intended_use: str = "Research on zero-shot classification and retrieval in this domain."
@@ -101,22 +141,64 @@ class Domain(ABC):
         The default keeps every caption whole."""
         return [caption]
 
-    def trainer_class(self) -> type:
-        """The trainer ``clipzoo train`` uses: core's ``Trainer``, or a subclass adding a domain's own loss terms
-        (the GeoCLOSP location term, say) with the same constructor."""
-        from .train import Trainer
+    def trainer_class(self) -> type | None:
+        """The trainer of contrastive stages: None for core's ``Trainer``, or a subclass adding a domain's own loss
+        terms (the GeoCLOSP location term, say) with the same constructor."""
+        return None
 
-        return Trainer
+    def stages(self, spec: ModelSpec) -> list[Stage]:
+        """The training recipe, in order. The default is one contrastive stage on the training data."""
+        return [CONTRASTIVE]
+
+    def vision_towers(self) -> dict[str, Any]:
+        """Vision towers beyond open_clip's that specs of this domain name (``spec.vision_tower``), by name: each
+        ``fn(model, spec)`` replaces or wraps ``model.visual`` in place."""
+        return {}
+
+    def losses(self) -> dict[str, Any]:
+        """Contrastive losses beyond ``clip``/``siglip`` that specs of this domain name (``spec.loss``), by name:
+        each a factory ``(rank=, world_size=, local_loss=, gather_with_grad=) -> nn.Module``."""
+        return {}
+
+    def converters(self) -> dict[str, Converter]:
+        """Public dataset layouts this domain converts into manifests (``clipzoo convert DOMAIN LAYOUT SRC OUT``)."""
+        return {}
+
+    def build_catalogue(self, clip: Any, manifest: Any, folder: Path, model_ref: str, options: dict[str, Any]) -> str:
+        """Embed a manifest's items with ``clip`` into a searchable catalogue folder stamped with ``model_ref``
+        (``clipzoo catalogue build``); returns a one-line summary. Domains without a search task have none."""
+        from .errors import InputError
+
+        raise InputError(f"domain {self.name!r} has no catalogue to build (no search task)")
+
+    def evaluation_figures(self, clip: Any, manifest: Any) -> dict[str, Figure]:
+        """Figures of a held-out evaluation beyond the confusion matrices (slice attention, say), by file stem."""
+        return {}
+
+    def format_metrics(self, metrics: dict[str, float]) -> list[str]:
+        """Held-out metrics as lines for a terminal."""
+        return [f"  {key:36s} {metrics[key]:.4f}" for key in sorted(metrics)]
+
+    def demo_queries(self, demo: DemoData, clip: Any, ref: str, workdir: Path) -> list[DemoQuery]:
+        """What the demo predicts with the registered model ``ref`` at its end: by default, the first prompt pack's
+        classes on ``demo_example``. ``clip`` is the trained model in memory, ``workdir`` a folder for files the
+        queries need (a catalogue, heatmaps)."""
+        import shlex
+
+        example = self.demo_example(demo)
+        labels = self.example_labels()
+        command = f"clipzoo predict {ref} {shlex.quote(str(example))} --labels {shlex.join(labels)}"
+        return [DemoQuery({"path": [str(example)]}, {"labels": labels, "top_k": 3}, command, ranked_labels)]
+
+    def example_labels(self) -> list[str]:
+        """Labels to try the model with: the first prompt pack's classes."""
+        packs = self.prompt_packs()
+        return list(next(iter(packs.values()))["classes"]) if packs else ["something", "something else"]
 
     def prediction_tasks(self) -> dict[str, Any]:
         """Tasks beyond ``classify`` and ``embed`` that ``clipzoo predict`` and the server answer for this domain, by
         name: each a ``clipzoo.core.predict.PredictionTask`` (a catalogue search, a whole-slide classification...)."""
         return {}
-
-    def run_demo(self, args: Any) -> int | None:
-        """A domain whose demo needs more than the generic train -> evaluate -> register -> predict job (several
-        training stages, say) runs it here and returns the exit code; ``None`` means use the generic job."""
-        return None
 
     def label_templates(self) -> tuple[str, ...]:
         """Templates for labels given at prediction time: the first prompt pack's, else the label alone."""
@@ -132,7 +214,8 @@ class Domain(ABC):
         """Write a small captioned dataset in the domain's real file formats, with the real libraries."""
 
     def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
-        """Training settings (``TrainConfig`` fields) that fit the demo data on a CPU in minutes."""
+        """Training settings (``TrainConfig`` fields, per-stage ones under ``"stages"``) that fit the demo data on a
+        CPU in minutes."""
         return {"epochs": 1, "batch_size": 16, "warmup_steps": 2} if small else {"epochs": 5, "batch_size": 64}
 
     def demo_example(self, demo: DemoData) -> Path:
@@ -141,6 +224,11 @@ class Domain(ABC):
 
         row = pd.read_csv(demo.heldout).iloc[0]
         return demo.heldout.parent / row["path"]
+
+
+def ranked_labels(row: dict[str, Any]) -> list[str]:
+    """A prediction row as ``  -> label (score), ...``."""
+    return ["  -> " + ", ".join(f"{lb} ({s:.3f})" for lb, s in zip(row["labels"], row["scores"], strict=True))]
 
 
 def available_domains() -> list[str]:

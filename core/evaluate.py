@@ -10,12 +10,12 @@ from torch.utils.data import DataLoader
 
 from .batch import move_to
 from .data import Manifest, ManifestDataset, collate_with
-from .domain import Domain, ZeroShotTask
+from .domain import CLASSIFICATION, Domain, ZeroShotTask
 from .errors import InputError
-from .metrics import balanced_accuracy, confusion_matrix, retrieval_metrics, topk_accuracy
+from .metrics import auroc_with_ci, balanced_accuracy, confusion_matrix, retrieval_metrics, topk_accuracy
 from .model import ClipModel
 from .progress import Progress
-from .zeroshot import PromptPack, classifier_weights, encode_texts
+from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
 
 
 @dataclass
@@ -57,6 +57,21 @@ def evaluate_classification(
     return report
 
 
+def evaluate_multilabel(
+    clip: ClipModel, features: torch.Tensor, labels: np.ndarray, pack: PromptPack, name: str, n_resamples: int = 1000
+) -> dict[str, float]:
+    """P(present) from the softmax over the pack's two classes (present first), scored by AUROC with a bootstrap CI;
+    empty when the labels hold one class only (AUROC is undefined)."""
+    if len(pack.class_names) != 2:
+        raise InputError(f"multilabel task {name!r}: prompt pack {pack.name!r} needs two classes (present, absent)")
+    if len(np.unique(labels)) < 2:
+        return {}
+    probability = class_probabilities(features, classifier_weights(clip, pack), clip)[:, 0].numpy()
+    result = auroc_with_ci(probability, labels, n_resamples=n_resamples)
+    return {f"{name}_auroc": result["auroc"], f"{name}_auroc_ci_low": result["ci_low"],
+            f"{name}_auroc_ci_high": result["ci_high"]}  # fmt: skip
+
+
 def evaluate_retrieval(clip: ClipModel, features: torch.Tensor, captions: list[str]) -> dict[str, float]:
     """Image->text and text->image retrieval over the held-out captions; identical captions count as matches."""
     unique = list(dict.fromkeys(captions))
@@ -77,17 +92,25 @@ def evaluate(
     features = encode_manifest(clip, domain, manifest)
     packs = domain.prompt_packs()
     report = EvalReport()
+    group_aurocs: dict[str, list[float]] = {}
     for task in tasks:
-        if task.kind != "classification":
-            continue
         if task.prompt_pack not in packs:
             raise InputError(f"task {task.name!r} names unknown prompt pack {task.prompt_pack!r}")
         pack = PromptPack.from_dict(task.prompt_pack, packs[task.prompt_pack])
-        part = evaluate_classification(
-            clip, features, [str(v) for v in manifest.column(task.label_column)], pack, task.name
-        )
-        report.metrics.update(part.metrics)
-        report.confusion.update(part.confusion)
+        if task.kind == CLASSIFICATION:
+            part = evaluate_classification(
+                clip, features, [str(v) for v in manifest.column(task.label_column)], pack, task.name
+            )
+            report.metrics.update(part.metrics)
+            report.confusion.update(part.confusion)
+        elif task.label_column in manifest.frame.columns:
+            labels = np.asarray(manifest.column(task.label_column), dtype=np.int64)
+            found = evaluate_multilabel(clip, features, labels, pack, task.name)
+            report.metrics.update(found)
+            if found:
+                group_aurocs.setdefault(task.group, []).append(found[f"{task.name}_auroc"])
+    for group, values in group_aurocs.items():
+        report.metrics[f"{group}_mean_auroc"] = float(np.mean(values))
     if "caption" in manifest.frame.columns:
         report.metrics.update(evaluate_retrieval(clip, features, manifest.captions()))
     report.metrics.update(domain.extra_metrics(clip, manifest, features))

@@ -1,6 +1,6 @@
 """Contrastive losses: open_clip's ``ClipLoss`` and ``SigLipLoss``, selected by name, distributed-aware.
 
-Domains add their own (MedCLIP's soft targets, say) with ``register_loss``. A loss whose module sets
+A domain declares its own (MedCLIP's soft targets, say) in ``Domain.losses()``. A loss whose module sets
 ``uses_captions = True`` is also given the batch's captions: ``loss(image_features, text_features, logit_scale,
 [logit_bias,] captions=captions)``.
 """
@@ -31,33 +31,32 @@ def _siglip_loss(rank: int, world_size: int, local_loss: bool, gather_with_grad:
     return SigLipLoss(rank=rank, world_size=world_size)  # exchanges text features between neighbouring ranks
 
 
-_LOSSES: dict[str, LossFactory] = {"clip": _clip_loss, "siglip": _siglip_loss}
+CORE_LOSSES: dict[str, LossFactory] = {"clip": _clip_loss, "siglip": _siglip_loss}
 
 
-def register_loss(name: str, factory: LossFactory) -> None:
-    """Make a loss selectable by name in a model spec (``spec.loss``).
+def available_losses(domain: str | None = None) -> dict[str, LossFactory]:
+    """The losses a spec of ``domain`` can name: core's, plus those the domain declares (``Domain.losses()``)."""
+    if domain is None:
+        return dict(CORE_LOSSES)
+    from .domain import get_domain
 
-    ``factory(rank=, world_size=, local_loss=, gather_with_grad=)`` returns the loss module.
-    """
-    _LOSSES[name] = factory
-
-
-def available_losses() -> tuple[str, ...]:
-    return tuple(sorted(_LOSSES))
+    return {**CORE_LOSSES, **get_domain(domain).losses()}
 
 
 def create_loss(
     name: str = "clip",
+    domain: str | None = None,
     rank: int = 0,
     world_size: int = 1,
     local_loss: bool = False,
     gather_with_grad: bool = True,
 ) -> nn.Module:
-    """The contrastive loss ``name`` for ``world_size`` processes.
+    """The contrastive loss ``name`` (core's, or one ``domain`` declares) for ``world_size`` processes.
 
     Under torchrun, ``gather_with_grad=True`` lets gradients flow through the gathered features; with
     ``local_loss=True`` each rank scores only its own rows against the global batch (less memory, same mean loss).
     """
-    if name not in _LOSSES:
-        raise InputError(f"unknown loss {name!r}; choose one of {available_losses()}")
-    return _LOSSES[name](rank=rank, world_size=world_size, local_loss=local_loss, gather_with_grad=gather_with_grad)
+    losses = available_losses(domain)
+    if name not in losses:
+        raise InputError(f"unknown loss {name!r}; choose one of {sorted(losses)}")
+    return losses[name](rank=rank, world_size=world_size, local_loss=local_loss, gather_with_grad=gather_with_grad)

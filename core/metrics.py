@@ -1,10 +1,17 @@
-"""Evaluation metrics for zero-shot classification and retrieval, in plain numpy.
+"""Evaluation metrics for zero-shot classification and retrieval.
 
-Every function accepts numpy arrays, torch tensors (any device, any dtype) or nested sequences.
+Every function accepts numpy arrays, torch tensors (any device, any dtype) or nested sequences, and validates
+its inputs with the same error messages.
 
-Ties are always broken pessimistically: a target class (or relevant gallery item) that ties with a wrong
-one is ranked after it, so constant scores never look good. On tie-free data the results equal
-scikit-learn's.
+Where a metric is standard, scikit-learn computes it: :func:`auroc` (``roc_auc_score``; tied scores count one
+half, the Mann-Whitney definition), :func:`balanced_accuracy` (``balanced_accuracy_score``) and
+:func:`confusion_matrix` (``confusion_matrix``).
+
+The rest is not in scikit-learn in this form and stays here: the bootstrap interval (:func:`bootstrap_ci`,
+:func:`auroc_with_ci`), top-k accuracy and the retrieval metrics. These break ties pessimistically: a target
+class (or relevant gallery item) that ties with a wrong one is ranked after it, so constant scores never look
+good. scikit-learn's ``top_k_accuracy_score`` instead lets ties fall by class index and ``ndcg_score`` averages
+the gains of tied items; on tie-free data the results are equal.
 
 Retrieval functions take a similarity matrix ``sim [Q, G]`` (higher = more similar) and a relevance matrix
 ``relevant [Q, G]`` (bool, or non-negative gains where > 0 means relevant; several relevant items per query
@@ -14,10 +21,12 @@ Queries with no relevant gallery item are left out of every averaged retrieval m
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+from sklearn import metrics as skm
 
 if TYPE_CHECKING:
     import torch
@@ -95,13 +104,6 @@ def _check_ks(ks: Iterable[int]) -> tuple[int, ...]:
     return tuple(int(k) for k in ks)
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of a 1-D array, tied values sharing the mean of their ranks (scipy's 'average')."""
-    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)  # rank of the last member of each tie group
-    return (ends - (counts - 1) / 2.0)[inverse.ravel()]
-
-
 # ------------------------------------------------------------------------------------------ classification
 
 
@@ -109,7 +111,9 @@ def topk_accuracy(logits: ArrayLike, targets: ArrayLike, ks: Iterable[int] = (1,
     """Fraction of rows whose target class is among the k highest logits, for every k in ``ks``.
 
     ``logits [N, C]``, ``targets [N]`` class indices. A k above C is clamped to C (accuracy 1). Ties count
-    against the target: its rank is the number of classes scoring at least as high, itself included.
+    against the target: its rank is the number of classes scoring at least as high, itself included. This is
+    why sklearn's top_k_accuracy_score is not used: it ranks tied classes by decreasing index, so constant logits
+    would score the frequency of the last class at k = 1.
     """
     scores = _as_float(logits, "logits", 2)
     n, c = scores.shape
@@ -131,50 +135,48 @@ def confusion_matrix(predictions: ArrayLike, targets: ArrayLike, num_classes: in
     labels = _as_labels(targets, "targets", len(preds))
     _check_range(preds, num_classes, "predictions")
     _check_range(labels, num_classes, "targets")
-    flat = np.bincount(labels * num_classes + preds, minlength=num_classes * num_classes)
-    return flat.reshape(num_classes, num_classes).astype(np.int64)
+    if len(labels) == 0:  # sklearn rejects empty input
+        return np.zeros((num_classes, num_classes), dtype=np.int64)
+    return skm.confusion_matrix(labels, preds, labels=np.arange(num_classes)).astype(np.int64)
 
 
 def balanced_accuracy(predictions: ArrayLike, targets: ArrayLike) -> float:
-    """Mean per-class recall over the classes present in ``targets`` (= sklearn's balanced_accuracy_score)."""
+    """Mean per-class recall over the classes present in ``targets`` (sklearn's balanced_accuracy_score).
+
+    Predicted classes that never occur in ``targets`` add no term (sklearn's warning about them is silenced).
+    """
     preds = _as_labels(predictions, "predictions")
     labels = _as_labels(targets, "targets", len(preds))
     if len(labels) == 0:
         raise ValueError("balanced_accuracy needs at least one sample")
-    classes, inverse = np.unique(labels, return_inverse=True)
-    hits = np.bincount(inverse, weights=(preds == labels).astype(np.float64), minlength=len(classes))
-    return float((hits / np.bincount(inverse, minlength=len(classes))).mean())
-
-
-def _binary_auroc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Mann-Whitney U / (n_pos * n_neg) with average ranks for ties; both classes must be present."""
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    ranks = _average_ranks(scores)
-    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true", category=UserWarning)
+        return float(skm.balanced_accuracy_score(labels, preds))
 
 
 def auroc(scores: ArrayLike, targets: ArrayLike) -> float:
-    """Area under the ROC curve, by the rank (Mann-Whitney) formula; tied scores count one half.
+    """Area under the ROC curve (sklearn's roc_auc_score); tied scores count one half.
 
-    Binary when ``scores`` is 1-D (``targets`` 0/1, 1 = positive). When ``scores`` is ``[N, C]`` and
-    ``targets`` are class indices: one-vs-rest AUROC per class present in ``targets``, macro-averaged
-    (classes absent from ``targets`` are skipped). Raises ValueError when ``targets`` hold a single class.
+    Binary when ``scores`` is 1-D (``targets`` 0/1, 1 = positive). When ``scores`` is ``[N, C]`` (probabilities
+    or raw logits) and ``targets`` are class indices: one-vs-rest AUROC per class present in ``targets``,
+    macro-averaged (classes absent from ``targets`` are skipped). Raises ValueError when ``targets`` hold a
+    single class.
     """
     s = _as_float(scores, "scores", (1, 2))
     labels = _as_labels(targets, "targets", len(s))
     present = np.unique(labels)
-    if s.ndim == 1:
-        if not np.isin(present, (0, 1)).all():
-            raise ValueError(f"binary auroc needs 0/1 targets, got values {present.tolist()}")
-        if len(present) < 2:
-            raise ValueError(f"auroc is undefined when only one class is present (class {present.tolist()})")
-        return _binary_auroc(s, labels == 1)
-    _check_range(labels, s.shape[1], "targets")
+    if s.ndim == 1 and not np.isin(present, (0, 1)).all():
+        raise ValueError(f"binary auroc needs 0/1 targets, got values {present.tolist()}")
+    if s.ndim == 2:
+        _check_range(labels, s.shape[1], "targets")
     if len(present) < 2:
         raise ValueError(f"auroc is undefined when only one class is present (class {present.tolist()})")
-    return float(np.mean([_binary_auroc(s[:, c], labels == c) for c in present]))
+    if s.ndim == 1:
+        return float(skm.roc_auc_score(labels, s))
+    # One-vs-rest through sklearn's multilabel path: unlike multi_class="ovr" it takes scores that are not
+    # probabilities and lets us drop the columns of absent classes.
+    one_hot = (labels[:, None] == present[None, :]).astype(np.int64)
+    return float(skm.roc_auc_score(one_hot, s[:, present], average="macro"))
 
 
 def bootstrap_ci(

@@ -23,9 +23,6 @@ from .towers import vision_tower
 
 log = logging.getLogger(__name__)
 
-_CONFIG_DIR = Path(tempfile.mkdtemp(prefix="clipzoo-open-clip-configs-"))
-open_clip.add_model_config(_CONFIG_DIR)
-
 
 @dataclass
 class ClipModel:
@@ -48,10 +45,13 @@ class ClipModel:
 
 
 def _register_config(spec: ModelSpec, model_cfg: dict) -> str:
-    """Make the spec's model config known to open_clip under a unique name (open_clip's public config API)."""
+    """Make the spec's model config known to open_clip under a unique name, through open_clip's public config API
+    (``add_model_config`` reads the file into memory; the file is gone once the name is known)."""
     name = f"clipzoo-{spec.domain}-{spec.name}"
-    (_CONFIG_DIR / f"{name}.json").write_text(json.dumps(model_cfg))
-    open_clip.add_model_config(_CONFIG_DIR)
+    with tempfile.TemporaryDirectory(prefix="clipzoo-open-clip-config-") as folder:
+        path = Path(folder, f"{name}.json")
+        path.write_text(json.dumps(model_cfg))
+        open_clip.add_model_config(path)
     return name
 
 
@@ -77,7 +77,7 @@ def build_model(spec: ModelSpec, pretrained: str | None = None, load_text_weight
             model = open_clip.create_model(
                 name, pretrained=checkpoint, pretrained_text=load_text_weights, weights_only=True
             )
-    vision_tower(spec.vision_tower)(model, spec)
+    vision_tower(spec)(model, spec)
     if pretrained and spec.vision_tower != "open_clip" and not pretrained.startswith(("local-dir:", "hf-hub:")):
         load_weights(model, _existing_file(pretrained))
     if spec.lock_image:

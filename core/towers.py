@@ -1,8 +1,8 @@
-"""A registry of vision towers beyond open_clip's: each adapts a freshly created open_clip model to a spec.
+"""Vision towers beyond open_clip's: each adapts a freshly created open_clip model to a spec.
 
-``"open_clip"`` keeps the model's own tower (a ViT, a ModifiedResNet or a timm trunk from ``vision_cfg``). Domains
-register theirs (slice pooling, an N-band patch embedding, a pose-sequence transformer) under their own names; core
-only looks them up.
+``"open_clip"`` keeps the model's own tower (a ViT, a ModifiedResNet or a timm trunk from ``vision_cfg``). A domain
+declares its own (slice pooling, an N-band patch embedding, a pose-sequence transformer) in
+``Domain.vision_towers()``; core looks the spec's tower up in the spec's domain, by name.
 """
 
 from __future__ import annotations
@@ -15,30 +15,21 @@ from .errors import InputError
 from .spec import ModelSpec
 
 TowerAdapter = Callable[[nn.Module, ModelSpec], None]
-
-_VISION_TOWERS: dict[str, TowerAdapter] = {}
-
-
-def register_vision_tower(name: str) -> Callable[[TowerAdapter], TowerAdapter]:
-    """Register ``fn(model, spec)``, which replaces or wraps ``model.visual`` in place."""
-
-    def decorator(fn: TowerAdapter) -> TowerAdapter:
-        _VISION_TOWERS[name] = fn
-        return fn
-
-    return decorator
+OPEN_CLIP = "open_clip"
 
 
-@register_vision_tower("open_clip")
 def _keep_open_clip_tower(model: nn.Module, spec: ModelSpec) -> None:
     """open_clip's own tower, built from ``vision_cfg``."""
 
 
-def vision_tower(name: str) -> TowerAdapter:
-    if name not in _VISION_TOWERS:
-        raise InputError(f"unknown vision tower {name!r}; registered: {sorted(_VISION_TOWERS)}")
-    return _VISION_TOWERS[name]
+def vision_tower(spec: ModelSpec) -> TowerAdapter:
+    """The adapter of ``spec.vision_tower``: open_clip's own, or one the spec's domain declares."""
+    if spec.vision_tower == OPEN_CLIP:
+        return _keep_open_clip_tower
+    from .domain import get_domain
 
-
-def registered_vision_towers() -> list[str]:
-    return sorted(_VISION_TOWERS)
+    towers = get_domain(spec.domain).vision_towers()
+    if spec.vision_tower not in towers:
+        known = sorted([OPEN_CLIP, *towers])
+        raise InputError(f"unknown vision tower {spec.vision_tower!r} for domain {spec.domain!r}; known: {known}")
+    return towers[spec.vision_tower]

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from .checkpoint import load_checkpoint_file, rng_state, save_atomic, set_rng_st
 from .data import ManifestDataset, collate_with
 from .distributed import DistEnv, mean_across_ranks, wrap_ddp
 from .domain import Domain
+from .errors import InputError
 from .loss import create_loss
 from .model import ClipModel
 from .progress import Progress
@@ -49,9 +50,18 @@ class TrainConfig:
     gather_with_grad: bool = True
     precision: str = "auto"
     cache_locked_text: bool = True
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-stage overrides, by stage name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def for_stage(self, name: str) -> TrainConfig:
+        """The settings of stage ``name``: these, with the stage's overrides applied."""
+        overrides = self.stages.get(name, {})
+        unknown = sorted(set(overrides) - {f.name for f in fields(self)} - {"stages"})
+        if unknown:
+            raise InputError(f"stage {name!r}: unknown training setting(s) {unknown}")
+        return replace(self, **{k: v for k, v in overrides.items() if k != "stages"}, stages={})
 
 
 class TrainCallback(Protocol):
@@ -183,6 +193,7 @@ class Trainer:
         )
         self.loss_fn = create_loss(
             clip.spec.loss,
+            domain=clip.spec.domain,
             rank=self.env.rank,
             world_size=self.env.world_size,
             local_loss=config.local_loss,

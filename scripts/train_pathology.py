@@ -4,8 +4,8 @@ python scripts/train_pathology.py --data train.csv --heldout val.csv --epochs 10
 torchrun --standalone --nproc-per-node 2 scripts/train_pathology.py --data train.csv --heldout val.csv
 
 Manifests have `path` (tile file) and `caption`, plus a `tissue` column for the zero-shot task; make one from
-CRC-100K class folders or a Quilt/ARCH-style CSV with `python -m clipzoo.domains.pathology.convert`. A `slides.csv`
-(path, diagnosis[, mpp, tile_px]) beside the held-out manifest adds slide-level top-K zero-shot metrics.
+CRC-100K class folders or a Quilt/ARCH-style CSV with `clipzoo convert pathology crc100k|captions SRC OUT`. A
+`slides.csv` (path, diagnosis[, mpp, tile_px]) beside the held-out manifest adds slide-level top-K zero-shot metrics.
 """
 
 import sys

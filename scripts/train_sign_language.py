@@ -1,7 +1,7 @@
 """Train, evaluate and register a sign-language (pose-sequence) CLIP: a thin wrapper over `clipzoo train sign_language`.
 
 python scripts/train_sign_language.py --data train.csv --heldout val.csv --epochs 20
-python -m clipzoo.domains.sign_language.convert splits/train.csv poses/ train.csv   # ASL Citizen-like data first
+clipzoo convert sign_language asl-citizen splits/train.csv train.csv --option poses=poses/  # ASL Citizen data first
 torchrun --standalone --nproc-per-node 2 scripts/train_sign_language.py --data train.csv --heldout val.csv
 """
 

@@ -71,19 +71,20 @@ def write_spec(spec, folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def registered_image_model(image_demo, tmp_path_factory: pytest.TempPathFactory):
     """Train a tiny image model on the small demo data and register it, once per session, through the real job."""
-    from clipzoo.cli.jobs import train_job
+    from clipzoo.core.domain import get_domain
     from clipzoo.core.spec import ModelSpec
     from clipzoo.core.train import TrainConfig
+    from clipzoo.pipeline.train import train
 
     folder = tmp_path_factory.mktemp("registered")
     spec = ModelSpec(name="tiny", domain="image", model_cfg=TINY_OPEN_CLIP_CFG, image_size=32)
-    result = train_job(
-        "image",
-        str(image_demo.train),
-        heldout=str(image_demo.heldout),
-        spec_path=str(write_spec(spec, folder)),
+    result = train(
+        get_domain("image"),
+        spec,
+        {"train": image_demo.train},
+        heldout=image_demo.heldout,
         config=TrainConfig(epochs=2, batch_size=16, warmup_steps=2, checkpoint_every=4),
-        output_dir=str(folder / "checkpoints"),
+        output_dir=folder / "checkpoints",
     )
     assert result.published is not None
     return result

@@ -4,8 +4,8 @@ composed retrieval with CLIP4Cir's Combiner, and a faiss product index.
 Modules: ``images`` (reader, targetpad), ``garments`` + ``demo_data`` (synthetic catalogue), ``captions``,
 ``combiner`` (the Combiner and the ``fashion`` tower), ``triplets``, ``composed`` (stage 2 + composed metrics),
 ``evaluation``, ``index`` (faiss), ``catalogue`` (a product index on disk, stamped with its model), ``search`` (the
-``search`` task of ``clipzoo predict`` and the server), ``pipeline`` (two-stage training, the demo), ``convert`` (users'
-manifests, FashionIQ).
+``search`` task of ``clipzoo predict`` and the server), ``stages`` (the Combiner stage after the contrastive one),
+``demo_queries`` (the demo's catalogue searches), ``convert`` (users' manifests, FashionIQ).
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
+from clipzoo.core.domain import Converter, DemoData, DemoQuery, Domain, ZeroShotTask
 from clipzoo.core.spec import ModelSpec
+from clipzoo.core.stages import CONTRASTIVE, Stage
 from clipzoo.core.text import minilm_text_cfg
 
-from . import combiner as _combiner  # noqa: F401  (registers the "fashion" vision tower)
+from . import combiner as _combiner
 from .demo_data import load_prompt_packs, write_demo_dataset
 from .images import PRODUCT_SUFFIXES, product_transform, read_product_image
+from .stages import COMBINER
+
+METRIC_ORDER = ("_top1", "text_to_product_", "composed_", "text_to_image_", "image_to_text_")
 
 TINY_VIT_MINILM = {
     "embed_dim": 256,
@@ -58,7 +62,7 @@ class FashionDomain(Domain):
             domain=self.name,
             model_cfg=TINY_VIT_MINILM,
             image_size=64,
-            vision_tower="fashion",
+            vision_tower=_combiner.TOWER_NAME,
             lock_text=True,
             extra={"target_ratio": 1.0},
         )
@@ -79,7 +83,7 @@ class FashionDomain(Domain):
 
     def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
         if small:
-            return {"epochs": 1, "batch_size": 16, "warmup_steps": 2, "lr": 1e-3}
+            return {"epochs": 1, "batch_size": 16, "warmup_steps": 2, "lr": 1e-3, "stages": {"combiner": {"epochs": 5}}}
         return {"epochs": 8, "batch_size": 100, "warmup_steps": 20, "lr": 1e-3, "weight_decay": 0.05}
 
     def write_demo_data(self, root: Path, seed: int = 0, small: bool = False) -> DemoData:
@@ -93,7 +97,31 @@ class FashionDomain(Domain):
 
         return {TASK: search_task}
 
-    def run_demo(self, args: Any) -> int | None:
-        from .pipeline import run_demo
+    def stages(self, spec: ModelSpec) -> list[Stage]:
+        """Contrastive training on product captions, then the Combiner on triplets (``<stem>.triplets.csv`` beside
+        the training manifest, or ``--input train_triplets=PATH``)."""
+        return [CONTRASTIVE, COMBINER]
 
-        return run_demo(self, args)
+    def format_metrics(self, metrics: dict[str, float]) -> list[str]:
+        def order(key: str) -> tuple[int, str]:
+            return next((i for i, group in enumerate(METRIC_ORDER) if group in key), len(METRIC_ORDER)), key
+
+        return [f"  {key:36s} {metrics[key]:.4f}" for key in sorted(metrics, key=order)]
+
+    def demo_queries(self, demo: DemoData, clip: Any, ref: str, workdir: Path) -> list[DemoQuery]:
+        from .demo_queries import search_queries
+
+        return search_queries(demo, clip, ref, workdir)
+
+    def converters(self) -> dict[str, Converter]:
+        from .convert import CONVERTERS
+
+        return CONVERTERS
+
+    def vision_towers(self) -> dict[str, Any]:
+        return {_combiner.TOWER_NAME: _combiner.attach_combiner}
+
+    def build_catalogue(self, clip: Any, manifest: Any, folder: Path, model_ref: str, options: dict[str, Any]) -> str:
+        from .catalogue import build_catalogue
+
+        return build_catalogue(clip, manifest, folder, model_ref, options)

@@ -4,19 +4,16 @@ that embedded them, so a query is only ever answered with the model the catalogu
 The folder holds ``index.faiss``, ``ids.json``, ``meta.json`` (``index.py``), ``titles.json`` (when the manifest has a
 ``title`` column) and ``catalogue.json`` (written last: the model stamp, the manifest, the product count).
 
-``python -m clipzoo.domains.fashion.catalogue build MODEL MANIFEST OUT [--kind flat|ivf|hnsw]`` builds one with a
-registered model; ``clipzoo predict MODEL [IMAGE...] [--text T] --task search --catalogue OUT`` searches it (text,
-image, or image + modification text), as does the served model.
+``clipzoo catalogue build MODEL MANIFEST OUT [--option kind=flat|ivf|hnsw ...]`` builds one with a registered
+model (``build_catalogue``); ``clipzoo predict MODEL [IMAGE...] [--text T] --task search --catalogue OUT`` searches
+it (text, image, or image + modification text), as does the served model.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import sys
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from typing import Any
 import torch
 from clipzoo.core.data import Manifest
 from clipzoo.core.domain import get_domain
-from clipzoo.core.errors import InputError, exit_code_for_input_errors
+from clipzoo.core.errors import InputError
 from clipzoo.core.evaluate import encode_manifest
 from clipzoo.core.model import ClipModel
 from torch import nn
@@ -35,7 +32,7 @@ from .triplets import product_rows
 CATALOGUE_FILE = "catalogue.json"
 TITLES_FILE = "titles.json"
 FORMAT_VERSION = 1
-BUILD_HINT = "python -m clipzoo.domains.fashion.catalogue build MODEL MANIFEST FOLDER"
+BUILD_HINT = "clipzoo catalogue build MODEL MANIFEST FOLDER"
 
 
 def towers_sha256(model: nn.Module) -> str:
@@ -164,37 +161,36 @@ class Catalogue:
         self.index.set_search_params()
 
 
-def _build(args: argparse.Namespace) -> int:
-    from clipzoo.registry.catalog import resolve
-    from clipzoo.registry.loading import load_clip
-
-    ref = resolve(args.model)  # pin the version: the catalogue is only valid for the model that made it
-    clip = load_clip(ref.uri)
-    params = IndexParams(kind=args.kind, nlist=args.nlist, nprobe=args.nprobe, ef_search=args.ef_search)
-    label = f"{ref.name}/{ref.version}" if ref.version else ref.uri
-    catalogue = Catalogue.build(clip, Manifest.read(args.manifest, require_caption=False), params, model_ref=label)
-    catalogue.save(args.out)
-    print(f"indexed {len(catalogue)} products ({args.kind}) with {label} into {args.out}")
-    return 0
+BUILD_OPTIONS = ("kind", "nlist", "nprobe", "ef_search")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clipzoo.domains.fashion.catalogue", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="embed a manifest's products and save the catalogue folder")
-    b.add_argument("model", help="registered model (name, name@alias, name/version, run id)")
-    b.add_argument("manifest", help="manifest with path and product_id columns (title: shown as the label)")
-    b.add_argument("out", help="catalogue folder")
-    b.add_argument("--kind", choices=KINDS, default="flat", help="flat = exact; ivf/hnsw = approximate")
-    b.add_argument("--nlist", type=int, default=None)
-    b.add_argument("--nprobe", type=int, default=IndexParams.nprobe)
-    b.add_argument("--ef-search", type=int, default=IndexParams.ef_search)
-    args = parser.parse_args(argv)
-    from clipzoo.registry.tracking import configure
+def _index_params(options: dict[str, Any]) -> IndexParams:
+    """``IndexParams`` from a build's options (``kind``, ``nlist``, ``nprobe``, ``ef_search``), each checked."""
+    unknown = sorted(set(options) - set(BUILD_OPTIONS))
+    if unknown:
+        raise InputError(f"unknown catalogue option(s) {unknown}; accepted: {list(BUILD_OPTIONS)}")
+    kind = options.get("kind", "flat")
+    if kind not in KINDS:
+        raise InputError(f"catalogue option kind must be one of {list(KINDS)}, got {kind!r}")
+    defaults = IndexParams()
+    settings = {"nlist": options.get("nlist"), "nprobe": options.get("nprobe", defaults.nprobe),
+                "ef_search": options.get("ef_search", defaults.ef_search)}  # fmt: skip
+    for key, value in settings.items():
+        if value is None and key == "nlist":
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InputError(f"catalogue option {key} must be a positive integer, got {value!r}")
+    return IndexParams(kind=kind, **settings)
 
-    configure()
-    return exit_code_for_input_errors(lambda: _build(args))
 
+def build_catalogue(clip: ClipModel, manifest: Manifest, folder: Path, model_ref: str, options: dict[str, Any]) -> str:
+    """Embed ``manifest``'s products with ``clip`` (registered as ``model_ref``, a pinned ``name/version``), index
+    them and save the catalogue to ``folder``; returns a one-line summary.
 
-if __name__ == "__main__":
-    sys.exit(main())
+    Options: ``kind`` (``flat``, exact, the default; ``ivf`` or ``hnsw``, approximate), ``nlist`` (ivf lists;
+    default from the product count), ``nprobe`` (ivf lists searched, default 16), ``ef_search`` (hnsw, default 64).
+    """
+    params = _index_params(options)
+    catalogue = Catalogue.build(clip, manifest, params, model_ref=model_ref)
+    catalogue.save(folder)
+    return f"indexed {len(catalogue)} products ({params.kind}) with {model_ref} into {folder}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.towers import register_vision_tower
 from torch import nn
 
 TOWER_NAME = "fashion"
@@ -69,7 +68,6 @@ def combiner_sizes(spec: ModelSpec) -> dict[str, int | float]:
     }
 
 
-@register_vision_tower(TOWER_NAME)
 def attach_combiner(model: nn.Module, spec: ModelSpec) -> None:
     """Keep open_clip's vision tower; add the Combiner, frozen until its own training stage."""
     model.combiner = Combiner(spec.embed_dim, **combiner_sizes(spec))

@@ -1,26 +1,26 @@
 """Users' data into fashion manifests: captions from text + attribute columns, and the FashionIQ layout.
 
-``python -m clipzoo.domains.fashion.convert captions products.csv train.csv --text title --attributes category colour``
-writes a manifest whose ``caption`` joins the text and the attributes. ``... fashioniq ROOT OUT --split train`` reads
-FashionIQ (``captions/cap.<category>.<split>.json``: ``[{"candidate", "target", "captions": [two texts]}]``,
+``clipzoo convert fashion captions products.csv train.csv --option text=title --option attributes='["category",
+"colour"]'`` writes a manifest whose ``caption`` joins the text and the attributes.
+``clipzoo convert fashion fashioniq ROOT OUT --option split=train`` reads FashionIQ
+(``captions/cap.<category>.<split>.json``: ``[{"candidate", "target", "captions": [two texts]}]``,
 ``image_splits/split.<category>.<split>.json``: image names, ``images/<name>.{png,jpg,...}``) and writes
 ``OUT/<split>.csv`` (one product per image) and ``OUT/<split>.triplets.csv``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from clipzoo.core.data import Manifest
-from clipzoo.core.errors import InputError, exit_code_for_input_errors
+from clipzoo.core.domain import Converter
+from clipzoo.core.errors import InputError
 
 from .captions import attribute_caption
 from .images import PRODUCT_SUFFIXES
@@ -131,7 +131,7 @@ def convert_fashioniq(
     if missing and not skip_missing:
         raise InputError(
             f"{len(missing)} image(s) named by the split are missing, e.g. {missing[:3]}; "
-            "pass --skip-missing to leave them and their triplets out",
+            "pass --option skip_missing=true to leave them and their triplets out",
             images,
         )
     absent = set(missing)
@@ -147,32 +147,40 @@ def convert_fashioniq(
     return FashionIQResult(manifest, triplet_file, len(rows), len(kept), len(triplets) - len(kept))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clipzoo.domains.fashion.convert", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("captions", help="build captions from a text column and attribute columns")
-    c.add_argument("source")
-    c.add_argument("out")
-    c.add_argument("--text", default="title", help="text column (title/description); '' for none")
-    c.add_argument("--attributes", nargs="*", default=[], help="attribute columns appended to the caption")
-    f = sub.add_parser("fashioniq", help="convert a FashionIQ split")
-    f.add_argument("root")
-    f.add_argument("out")
-    f.add_argument("--split", default="train")
-    f.add_argument("--skip-missing", action="store_true", help="leave out images that are not on disk")
-    args = parser.parse_args(argv)
+def captions(source: str, out: str, *, text: str | None = "title", attributes: Sequence[str] = ()) -> str:
+    """Product table: SOURCE is a manifest (CSV, JSONL or Parquet with a path column) whose caption is built from a
+    text column and attribute columns; OUT the manifest (.csv), paths rewritten relative to its folder.
 
-    def run() -> int:
-        if args.command == "captions":
-            print(caption_manifest(args.source, args.out, args.text or None, args.attributes))
-        else:
-            res = convert_fashioniq(args.root, args.out, args.split, args.skip_missing)
-            print(f"{res.manifest}: {res.products} products; {res.triplets}: {res.triplet_rows} triplets"
-                  + (f" ({res.skipped_missing} skipped: missing images)" if res.skipped_missing else ""))  # fmt: skip
-        return 0
-
-    return exit_code_for_input_errors(run)
+    Options: text (the title/description column, default "title"; "" or null for none); attributes (a list of
+    columns appended as "name: value", e.g. ["colour", "material"]; default none).
+    """
+    if isinstance(attributes, str):
+        attributes = [attributes]
+    if not isinstance(attributes, list | tuple) or not all(isinstance(a, str) for a in attributes):
+        raise InputError(f'option attributes must be a list of column names, e.g. ["colour"], got {attributes!r}')
+    if text is not None and not isinstance(text, str):
+        raise InputError(f"option text must be a column name, got {text!r}")
+    return str(caption_manifest(source, out, text or None, list(attributes)))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def fashioniq(source: str, out: str, *, split: str = "train", skip_missing: bool = False) -> str:
+    """FashionIQ: SOURCE holds captions/cap.<category>.<split>.json, image_splits/split.<category>.<split>.json and
+    images/; OUT a folder that gets <split>.csv (one product per image) and <split>.triplets.csv.
+
+    Options: split (default "train"); skip_missing (true: leave out images not on disk and their triplets; default
+    false).
+    """
+    if not isinstance(skip_missing, bool):
+        raise InputError(f"option skip_missing must be true or false, got {skip_missing!r}")
+    res = convert_fashioniq(source, out, str(split), skip_missing)
+    skipped = f" ({res.skipped_missing} skipped: missing images)" if res.skipped_missing else ""
+    return f"{res.manifest}: {res.products} products; {res.triplets}: {res.triplet_rows} triplets{skipped}"
+
+
+CONVERTERS: dict[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter("captions", captions, "product table: captions from a text column and attribute columns"),
+        Converter("fashioniq", fashioniq, "FashionIQ: captions/, image_splits/, images/ -> products + triplets"),
+    )
+}

@@ -2,11 +2,11 @@
 
 Scans are read through MONAI (:mod:`.reader`), turned into windowed slices (:mod:`.transforms`) and encoded by a 2D
 open_clip tower per slice with attention slice pooling (:mod:`.tower`), trained 2D first and then the pooling on
-volumes with the 2D tower locked (:mod:`.pipeline`, RadCLIP). Zero-shot: nodule side classification with prompt packs,
-multi-finding present/absent detection with AUROC and bootstrap CI (:mod:`.findings`), report <-> volume retrieval
-(core, and with long reports pooled over sentence chunks: :mod:`.long_text`). The ``attention`` prediction task
-returns which slices mattered (:mod:`.attention`); ``"loss": "medclip_soft"`` selects MedCLIP's soft targets
-(:mod:`.soft_loss`).
+volumes with the 2D tower locked (two training stages, RadCLIP). Zero-shot: nodule side classification with prompt
+packs, multi-finding present/absent detection with AUROC and bootstrap CI (:mod:`.findings`), report <-> volume
+retrieval (core, and with long reports pooled over sentence chunks: :mod:`.long_text`). The ``attention`` prediction
+task returns which slices mattered (:mod:`.attention`); ``"loss": "medclip_soft"`` (the default) selects MedCLIP's
+soft targets (:mod:`.soft_loss`).
 """
 
 from __future__ import annotations
@@ -16,25 +16,22 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
+from clipzoo.core.domain import MULTILABEL, Converter, DemoData, DemoQuery, Domain, ZeroShotTask, ranked_labels
 from clipzoo.core.errors import InputError
-from clipzoo.core.loss import register_loss
 from clipzoo.core.spec import ModelSpec
+from clipzoo.core.stages import Stage
 from clipzoo.core.text import minilm_text_cfg
 
-from . import tower as _tower  # registers the "slice_attention" vision tower
-from .attention import predict_with_attention
+from . import tower as _tower
+from .attention import attention_figures, predict_with_attention
 from .cache import ScanCache, default_cache_dir
-from .demo_data import FINDINGS, load_json, write_demo_dataset
-from .findings import FindingPrompts, finding_metrics, finding_probabilities
+from .demo_data import load_json, write_demo_dataset
+from .findings import FindingPrompts, format_findings
 from .long_text import report_chunks, report_retrieval
 from .reader import SCAN_SUFFIXES, is_nifti, read_scan
 from .soft_loss import LOSS_NAME, medclip_soft_loss
 from .transforms import ScanTransform
-
-register_loss(LOSS_NAME, medclip_soft_loss)  # "loss": "medclip_soft" in a model spec
 
 # A small ViT per slice (open_clip VisionTransformer) and the bundled pretrained all-MiniLM-L6-v2 text tower, locked
 # (LiT): the text side already knows "effusion" from "fluid", so held-out prompt wordings land near the reports.
@@ -45,6 +42,21 @@ SMALL_VIT_MINILM = {
 }
 SCAN_DEFAULTS = {"max_slices": 10, "sampling": "uniform", "windows": ["lung", "mediastinum", "bone"]}
 WHEEL_SERIES = ("dicomdirtests", "98892001", "CT5N")
+FINDINGS_GROUP = "findings"
+# RadCLIP's two stages: the per-slice tower on 2D pairs, then slice pooling on volumes with that trunk locked.
+STAGE_2D = Stage(
+    "2d",
+    "the per-slice 2D tower on image-report pairs (axial slices, radiographs)",
+    input="train2d",
+    optional=True,
+)
+STAGE_3D = Stage(
+    "3d", "attention slice pooling on volumes with reports (2D trunk locked after stage 2d)", lock_image_after="2d"
+)
+DEMO_2D = {"epochs": 20, "batch_size": 64, "warmup_steps": 20, "lr": 2e-3, "weight_decay": 0.05}
+DEMO_3D = {"epochs": 12, "batch_size": 32, "warmup_steps": 10, "lr": 2e-3, "weight_decay": 0.05}
+SMALL = {"epochs": 1, "batch_size": 8, "warmup_steps": 1, "lr": 1e-3}
+DEMO_LABELS = ["lung nodule", "pleural effusion", "normal chest"]
 
 
 def wheel_ct_series() -> Path:
@@ -143,6 +155,9 @@ class MedicalDomain(Domain):
             vision_tower=_tower.TOWER_NAME,
             vision_tower_args={"heads": 4, "positions": 64, "chunk_size": 256},
             lock_text=True,
+            # Slice captions repeat (most slices show nothing) and many reports share findings: MedCLIP's soft
+            # targets keep same-finding pairs from being negatives, in both stages.
+            loss=LOSS_NAME,
             extra={"scan": dict(SCAN_DEFAULTS)},
         )
 
@@ -150,31 +165,35 @@ class MedicalDomain(Domain):
         return [
             ZeroShotTask(name="nodule_side", label_column="nodule_side", prompt_pack="nodule_side"),
             *(
-                ZeroShotTask(name=f, label_column=f, prompt_pack="findings", kind="multilabel", metrics=("auroc",))
-                for f in FINDINGS
+                ZeroShotTask(name=f, label_column=f, prompt_pack=f"finding:{f}", kind=MULTILABEL, group=FINDINGS_GROUP)
+                for f in self.finding_prompts().findings
             ),
         ]
 
     def prompt_packs(self) -> dict[str, dict]:
-        return load_json("prompts.json")
+        """The classification packs of ``prompts.json``, then one present/absent pack per finding (``finding:X``)."""
+        packs = load_json("prompts.json")
+        for finding in self.finding_prompts().findings:
+            pack = self.finding_prompts().pack(finding)
+            packs[f"finding:{finding}"] = {"templates": list(pack.templates), "classes": pack.classes}
+        return packs
 
     def finding_prompts(self) -> FindingPrompts:
         return FindingPrompts.from_dict(load_json("findings.json"))
 
     def extra_metrics(self, clip: Any, manifest: Any, features: torch.Tensor) -> dict[str, float]:
-        """Per-finding zero-shot AUROC with a bootstrap CI, for every finding the manifest has a 0/1 column of, and
-        volume <-> report retrieval with reports beyond the text context pooled over their sentence chunks."""
-        out: dict[str, float] = {}
-        if "caption" in manifest.frame.columns:
-            out.update(report_retrieval(clip, features, manifest.captions()))
-        prompts = self.finding_prompts()
-        present = [f for f in prompts.findings if f in manifest.frame.columns]
-        if not present:
-            return out
-        probs = finding_probabilities(clip, features, prompts)
-        labels = {f: np.asarray(manifest.column(f), dtype=np.int64) for f in present}
-        out.update(finding_metrics({f: probs[f] for f in present}, labels))
-        return out
+        """Volume <-> report retrieval with reports beyond the text context pooled over their sentence chunks (the
+        findings' AUROC comes from the multilabel zero-shot tasks)."""
+        if "caption" not in manifest.frame.columns:
+            return {}
+        return report_retrieval(clip, features, manifest.captions())
+
+    def evaluation_figures(self, clip: Any, manifest: Any) -> dict[str, Any]:
+        """Slice attention over the first held-out volumes (nodule cases first)."""
+        return attention_figures(clip, self, manifest, cases=2)
+
+    def format_metrics(self, metrics: dict[str, float]) -> list[str]:
+        return format_findings(metrics)
 
     def caption_chunks(self, clip: Any, caption: str) -> list[str]:
         """Reports longer than the text context train as their pooled sentence chunks, not truncated."""
@@ -184,17 +203,29 @@ class MedicalDomain(Domain):
         """``attention``: ranked labels plus each volume's slice-attention weights and slice positions."""
         return {"attention": predict_with_attention}
 
-    def run_demo(self, args: Any) -> int:
-        """Two stages (2D slices, then slice pooling on volumes with the 2D tower locked): see :mod:`.pipeline`."""
-        from .pipeline import run_demo
-
-        return run_demo(self, args)
+    def stages(self, spec: ModelSpec) -> list[Stage]:
+        """Stage 2d when 2D pairs are given (``--input train2d=slices.csv``; the demo data has them), then 3d."""
+        return [STAGE_2D, STAGE_3D]
 
     def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
-        """The 3D stage's settings (``clipzoo train medical --data demo`` trains that stage alone)."""
-        from .pipeline import DEMO_3D, SMALL
+        """The 3D stage's settings, and the 2D stage's under ``stages``."""
+        if small:
+            return {**SMALL, "stages": {STAGE_2D.name: dict(SMALL)}}
+        return {**DEMO_3D, "stages": {STAGE_2D.name: dict(DEMO_2D)}}
 
-        return dict(SMALL if small else DEMO_3D)
+    def demo_queries(self, demo: DemoData, clip: Any, ref: str, workdir: Path) -> list[DemoQuery]:
+        """The real CT5N series with its slice attention, through the ``attention`` task."""
+        import shlex
+
+        example = self.demo_example(demo)
+        labels = shlex.join(DEMO_LABELS)
+        command = f"clipzoo predict {ref} {shlex.quote(str(example))} --task attention --labels {labels}"
+
+        def describe(row: dict[str, Any]) -> list[str]:
+            return [*ranked_labels(row), f"  slice attention: {row.get('slice_attention')}"]
+
+        params = {"labels": DEMO_LABELS, "top_k": 3, "task": "attention"}
+        return [DemoQuery({"path": [str(example)]}, params, command, describe)]
 
     def write_demo_data(self, root: Path, seed: int = 0, small: bool = False) -> DemoData:
         sizes = (
@@ -209,6 +240,17 @@ class MedicalDomain(Domain):
         """A real CT series from the pydicom wheel (falls back to a held-out demo case if pydicom lacks it)."""
         series = wheel_ct_series()
         return series if series.is_dir() else super().demo_example(demo)
+
+    def converters(self) -> dict[str, Converter]:
+        from .convert import CONVERTERS
+
+        return CONVERTERS
+
+    def vision_towers(self) -> dict[str, Any]:
+        return {_tower.TOWER_NAME: _tower.slice_attention_tower}
+
+    def losses(self) -> dict[str, Any]:
+        return {LOSS_NAME: medclip_soft_loss}  # "loss": "medclip_soft" in a model spec
 
 
 __all__ = ["MedicalDomain", "is_nifti", "read_scan"]

@@ -114,3 +114,16 @@ def predict_with_attention(predictor: Predictor, request: PredictRequest) -> lis
         pred.extra["slice_attention"] = None if att is None else [round(float(w), 6) for w in att.weights]
         pred.extra["slice_position"] = None if att is None else [round(float(p), 4) for p in att.position]
     return preds
+
+
+def attention_figures(clip: Any, domain: Any, manifest: Any, cases: int) -> dict[str, Any]:
+    """Slice-attention figures of the first ``cases`` held-out volumes (nodule cases first), by file stem."""
+    frame = manifest.frame
+    order = frame.sort_values("nodule", ascending=False, kind="stable").index if "nodule" in frame else frame.index
+    figures = {}
+    for row in list(order)[:cases]:
+        att = volume_attention(clip, domain, manifest.file(row))
+        name = Path(str(frame.loc[row, "path"])).name.split(".")[0]
+        title = f"{name}: {str(frame.loc[row, 'caption'])[:56]}..."
+        figures[f"slice_attention_{name}"] = attention_figure(att, title)
+    return figures

@@ -6,19 +6,18 @@ CT-RATE (Hamamci et al.) ships volumes as ``<split>/<patient>/<study>/<VolumeNam
 abnormality. The manifest's caption is findings + impression; the label columns keep their names in snake case, and
 the three the demo's finding prompts know (``nodule``, ``effusion``, ``cardiomegaly``) are added under those names.
 
-    python -m clipzoo.domains.medical.convert ct-rate --root CT-RATE/dataset --split train --out train.csv
+    clipzoo convert medical ct-rate CT-RATE/dataset train.csv [--option split=valid --option skip_missing=true ...]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import InputError, exit_code_for_input_errors
+from clipzoo.core.domain import Converter
+from clipzoo.core.errors import InputError
 
 FINDING_COLUMNS = {"Lung nodule": "nodule", "Pleural effusion": "effusion", "Cardiomegaly": "cardiomegaly"}
 _REPORT_COLUMNS = ("VolumeName", "Findings_EN", "Impressions_EN")
@@ -95,27 +94,31 @@ def convert_ct_rate(
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Convert a public dataset layout into a clipzoo manifest.")
-    sub = parser.add_subparsers(dest="layout", required=True)
-    p = sub.add_parser("ct-rate", help="CT-RATE: <split>/<patient>/<study>/*.nii.gz + reports CSV (+ labels CSV)")
-    p.add_argument("--root", required=True, help="the dataset folder holding train/, valid/, radiology_text_reports/")
-    p.add_argument("--split", default="train")
-    p.add_argument("--out", required=True, help="manifest to write (.csv, .jsonl or .parquet)")
-    p.add_argument("--reports", help="reports CSV (default: <root>/radiology_text_reports/<split>_reports.csv)")
-    p.add_argument(
-        "--labels", help="labels CSV (default: <root>/multi_abnormality_labels/<split>_predicted_labels.csv)"
+def ct_rate(
+    source: str,
+    out: str,
+    *,
+    split: str = "train",
+    reports: str | None = None,
+    labels: str | None = None,
+    skip_missing: bool = False,
+) -> str:
+    """CT-RATE: SOURCE is the dataset folder holding <split>/<patient>/<study>/<VolumeName>.nii.gz and
+    radiology_text_reports/; OUT the manifest (.csv, .jsonl or .parquet).
+
+    Options: split (default "train"); reports (CSV, default <SOURCE>/radiology_text_reports/<split>_reports.csv);
+    labels (CSV, default <SOURCE>/multi_abnormality_labels/<split>_predicted_labels.csv, used when present);
+    skip_missing (true: leave out reports whose volume is not downloaded; default false).
+    """
+    if not isinstance(skip_missing, bool):
+        raise InputError(f"option skip_missing must be true or false, got {skip_missing!r}")
+    written = convert_ct_rate(source, str(split), out, reports, labels, skip_missing)
+    return f"wrote {written}"
+
+
+CONVERTERS: dict[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter("ct-rate", ct_rate, "CT-RATE: <split>/<patient>/<study>/*.nii.gz + reports CSV (+ labels CSV)"),
     )
-    p.add_argument("--skip-missing", action="store_true", help="leave out reports whose volume is not downloaded")
-    args = parser.parse_args(argv)
-
-    def run() -> int:
-        out = convert_ct_rate(args.root, args.split, args.out, args.reports, args.labels, args.skip_missing)
-        print(f"wrote {out}")
-        return 0
-
-    return exit_code_for_input_errors(run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+}

@@ -1,17 +1,14 @@
-"""Multi-finding zero-shot detection (CT-CLIP, Merlin): a present and an absent prompt set per finding; the softmax
-over the pair gives the finding's probability, scored against 0/1 label columns by AUROC with a bootstrap CI."""
+"""Multi-finding zero-shot detection (CT-CLIP, Merlin): a present and an absent prompt set per finding, declared as one
+two-class prompt pack per finding; core's multilabel evaluation takes the softmax over the pair as the finding's
+probability and scores it against 0/1 label columns by AUROC with a bootstrap CI."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import torch
 from clipzoo.core.errors import InputError
-from clipzoo.core.metrics import auroc_with_ci
-from clipzoo.core.model import ClipModel
-from clipzoo.core.zeroshot import PromptPack, class_probabilities, classifier_weights
+from clipzoo.core.zeroshot import PromptPack
 
 
 @dataclass(frozen=True)
@@ -44,32 +41,16 @@ class FindingPrompts:
         return [p for f in self.findings for p in self.pack(f).all_prompts()]
 
 
-@torch.no_grad()
-def finding_probabilities(clip: ClipModel, features: torch.Tensor, prompts: FindingPrompts) -> dict[str, np.ndarray]:
-    """P(finding present) per row of ``features`` (L2-normalised embeddings) for every finding."""
-    out = {}
-    for finding in prompts.findings:
-        weights = classifier_weights(clip, prompts.pack(finding))
-        out[finding] = class_probabilities(features, weights, clip)[:, 0].numpy()
-    return out
-
-
-def finding_metrics(
-    probabilities: dict[str, np.ndarray], labels: dict[str, np.ndarray], n_resamples: int = 1000
-) -> dict[str, float]:
-    """``{finding}_auroc``, ``_auroc_ci_low``, ``_auroc_ci_high`` per finding and ``findings_mean_auroc``; a finding
-    whose labels hold one class only is skipped (AUROC undefined)."""
-    metrics: dict[str, float] = {}
-    scores = []
-    for finding, prob in probabilities.items():
-        y = np.asarray(labels[finding]).astype(np.int64)
-        if len(np.unique(y)) < 2:
-            continue
-        res = auroc_with_ci(prob, y, n_resamples=n_resamples)
-        metrics[f"{finding}_auroc"] = res["auroc"]
-        metrics[f"{finding}_auroc_ci_low"] = res["ci_low"]
-        metrics[f"{finding}_auroc_ci_high"] = res["ci_high"]
-        scores.append(res["auroc"])
-    if scores:
-        metrics["findings_mean_auroc"] = float(np.mean(scores))
-    return metrics
+def format_findings(metrics: dict[str, float]) -> list[str]:
+    """Per-finding AUROC with its bootstrap CI and the mean, as a table; then the other metrics."""
+    findings = sorted(
+        k.removesuffix("_auroc") for k in metrics if k.endswith("_auroc") and not k.endswith("mean_auroc")
+    )
+    lines = ["  finding        AUROC   95% bootstrap CI"]
+    for f in findings:
+        low, high = metrics[f"{f}_auroc_ci_low"], metrics[f"{f}_auroc_ci_high"]
+        lines.append(f"  {f:13s}  {metrics[f'{f}_auroc']:.3f}   [{low:.3f}, {high:.3f}]")
+    lines.append(f"  {'mean':13s}  {metrics.get('findings_mean_auroc', float('nan')):.3f}")
+    rest = [k for k in sorted(metrics) if not any(k.startswith(f"{f}_auroc") for f in findings)]
+    rest = [k for k in rest if k != "findings_mean_auroc"]
+    return lines + [f"  {key:32s} {metrics[key]:.4f}" for key in rest]

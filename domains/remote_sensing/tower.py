@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.towers import register_vision_tower
 from safetensors.torch import load_file
 from timm.models import adapt_input_conv
 from torch import nn
@@ -117,7 +116,9 @@ def sensors_of(spec: ModelSpec) -> dict[str, SensorBands]:
     return {name: SensorBands.from_dict(name, d) for name, d in spec.extra["sensors"].items()}
 
 
-@register_vision_tower("multisensor")
+TOWER_NAME = "multisensor"
+
+
 def multisensor_tower(model: nn.Module, spec: ModelSpec) -> None:
     """Replace ``model.visual`` by one N-band encoder per sensor of the spec; add the GeoCLOSP location encoder
     (``model.location_encoder``, saved and loaded with the model's weights) when ``spec.extra`` enables it."""

@@ -20,20 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
+from clipzoo.core.domain import Converter, DemoData, Domain, ZeroShotTask
 from clipzoo.core.errors import InputError
 from clipzoo.core.evaluate import evaluate_classification
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import minilm_text_cfg
 
-from . import tower  # importing it registers the pose_transformer vision tower
+from . import tower
 from .convert import gloss_text
 from .demo_data import load_prompt_packs, write_demo_dataset
 from .reader import ARRAY_SUFFIXES, POSE_SUFFIXES, PoseSequence, read_pose_bytes, read_sequence
 from .tasks import few_shot_accuracy, gloss_retrieval, sign_prompt_pack
 from .transforms import PoseTransform, PoseTransformConfig, collate_poses
-
-SAMPLE_POSE = Path("sign_language") / "mediapipe.pose"
 
 POSE_MINILM = {
     "embed_dim": 256,
@@ -43,13 +41,7 @@ POSE_MINILM = {
 }
 
 
-def shared_sample() -> Path | None:
-    """The real MediaPipe sample ``../shared/data/sign_language/mediapipe.pose`` (or under $CLIPZOO_SHARED_DATA)."""
-    roots = [os.environ.get("CLIPZOO_SHARED_DATA"), Path(__file__).resolve().parents[3] / "shared" / "data"]
-    for root in roots:
-        if root and (Path(root) / SAMPLE_POSE).is_file():
-            return Path(root) / SAMPLE_POSE
-    return None
+REAL_POSE_ENV = "CLIPZOO_SIGN_DEMO_POSE"  # a real .pose file for the demo's last step (else a held-out clip)
 
 
 class SignLanguageDomain(Domain):
@@ -129,5 +121,15 @@ class SignLanguageDomain(Domain):
         return DemoData(train=paths["train"], heldout=paths["heldout"])
 
     def demo_example(self, demo: DemoData) -> Path:
-        """The real MediaPipe sample when ../shared/data is there, else the first held-out clip."""
-        return shared_sample() or super().demo_example(demo)
+        """A real pose file named by ``$CLIPZOO_SIGN_DEMO_POSE`` (a MediaPipe Holistic recording), else the first
+        held-out clip."""
+        real = os.environ.get(REAL_POSE_ENV)
+        return Path(real) if real and Path(real).is_file() else super().demo_example(demo)
+
+    def converters(self) -> dict[str, Converter]:
+        from .convert import CONVERTERS
+
+        return CONVERTERS
+
+    def vision_towers(self) -> dict[str, Any]:
+        return {tower.TOWER_NAME: tower.pose_transformer_tower}

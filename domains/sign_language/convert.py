@@ -5,21 +5,20 @@ video ``abc.mp4`` is ``<poses>/abc.pose`` (as pose-format's ``videos_to_poses`` 
 isolated-sign datasets fit by naming their columns. Output manifest columns: ``path`` (relative to the manifest),
 ``caption`` (``<en> <ase> <text>``), ``gloss``, ``text``, ``sign_lang``, ``spoken_lang``, ``signer``.
 
-python -m clipzoo.domains.sign_language.convert splits/train.csv poses/ train_manifest.csv
+    clipzoo convert sign_language asl-citizen splits/train.csv train_manifest.csv --option poses=poses/
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from clipzoo.core.errors import InputError, exit_code_for_input_errors
+from clipzoo.core.domain import Converter
+from clipzoo.core.errors import InputError
 
 from .demo_data import MANIFEST_COLUMNS, tagged
 
@@ -89,28 +88,37 @@ def convert(
     return out, skipped
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("table", help="CSV with one row per clip (ASL Citizen split file, Sem-Lex metadata...)")
-    p.add_argument("poses", help="folder holding <video stem>.pose files")
-    p.add_argument("out", help="manifest to write (.csv)")
-    p.add_argument("--video-column", default="Video file")
-    p.add_argument("--gloss-column", default="Gloss")
-    p.add_argument("--signer-column", default="Participant ID", help="'' when there is none")
-    p.add_argument("--text-column", default=None)
-    p.add_argument("--sign-lang", default="ase")
-    p.add_argument("--spoken-lang", default="en")
-    p.add_argument("--skip-missing", action="store_true")
-    a = p.parse_args(argv)
-    cols = ConvertColumns(a.video_column, a.gloss_column, a.signer_column or None, a.text_column)
+def asl_citizen(
+    source: str,
+    out: str,
+    *,
+    poses: str,
+    video_column: str = "Video file",
+    gloss_column: str = "Gloss",
+    signer_column: str | None = "Participant ID",
+    text_column: str | None = None,
+    sign_lang: str = "ase",
+    spoken_lang: str = "en",
+    skip_missing: bool = False,
+) -> str:
+    """ASL Citizen (and Sem-Lex or other isolated-sign datasets by naming their columns): SOURCE is a CSV with one
+    row per clip, the pose of video abc.mp4 is <poses>/abc.pose; OUT the manifest (.csv).
 
-    def run() -> int:
-        out, skipped = convert(a.table, a.poses, a.out, cols, a.sign_lang, a.spoken_lang, a.skip_missing)
-        print(f"wrote {out} ({skipped} row(s) skipped for a missing pose)")
-        return 0
+    Options: poses (the folder of .pose files; required); video_column (default "Video file"); gloss_column
+    (default "Gloss"); signer_column (default "Participant ID"; "" or null for none); text_column (English text;
+    default the gloss made readable); sign_lang (default "ase"); spoken_lang (default "en"); skip_missing (true:
+    leave out rows whose pose file is missing; default false).
+    """
+    if not isinstance(skip_missing, bool):
+        raise InputError(f"option skip_missing must be true or false, got {skip_missing!r}")
+    columns = ConvertColumns(str(video_column), str(gloss_column), signer_column or None, text_column or None)
+    written, skipped = convert(source, poses, out, columns, str(sign_lang), str(spoken_lang), skip_missing)
+    return f"wrote {written} ({skipped} row(s) skipped for a missing pose)"
 
-    return exit_code_for_input_errors(run)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+CONVERTERS: dict[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter("asl-citizen", asl_citizen, "ASL Citizen-like split CSV (video, gloss, signer) + .pose folder"),
+    )
+}

@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.towers import register_vision_tower
 from torch import nn
 
 from .layouts import get_layout
@@ -79,7 +78,6 @@ def encoder_kwargs(spec: ModelSpec) -> dict[str, Any]:
     return args
 
 
-@register_vision_tower(TOWER_NAME)
 def pose_transformer_tower(model: nn.Module, spec: ModelSpec) -> None:
     """Replace the open_clip model's visual tower by the pose-sequence encoder."""
     model.visual = PoseSequenceEncoder(**encoder_kwargs(spec))

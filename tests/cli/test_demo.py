@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from clipzoo.cli.main import main
 from clipzoo.registry.catalog import resolve
 
@@ -11,7 +13,8 @@ def test_demo_trains_registers_champion_and_predicts(capsys):
     out = capsys.readouterr().out
     assert "held-out zero-shot" in out and "shape_top1" in out
     assert "registered clipzoo-image version" in out
-    assert "clipzoo predict clipzoo-image@champion" in out
+    version = re.search(r"registered clipzoo-image version (\d+)", out).group(1)
+    assert f"clipzoo predict clipzoo-image/{version} " in out
     prediction = out.split("  -> ")[1].splitlines()[0]
     assert len(prediction.split(", ")) == 3  # top-3 labels with scores
     assert resolve("clipzoo-image@champion").version is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -27,6 +28,11 @@ from sklearn import metrics as skm
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _tied(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Scores drawn from only 4 values, so that almost every row or column has ties."""
+    return rng.integers(0, 4, size=shape).astype(np.float64)
 
 
 # ------------------------------------------------------------------------------------------ top-k accuracy
@@ -57,6 +63,23 @@ def test_topk_accuracy_matches_sklearn():
     ours = topk_accuracy(logits, targets, ks=(1, 3, 5))
     for k in (1, 3, 5):
         assert ours[k] == pytest.approx(skm.top_k_accuracy_score(targets, logits, k=k, labels=np.arange(10)))
+
+
+def test_topk_accuracy_is_pessimistic_on_ties_unlike_sklearn():
+    rng = np.random.default_rng(10)
+    logits = _tied(rng, (300, 6))
+    targets = rng.integers(0, 6, size=300)
+    ours = topk_accuracy(logits, targets, ks=(1, 2, 3))
+    # Pushing the target's logit just below the classes it ties with makes every tie-breaking rule pessimistic,
+    # so sklearn must then agree with us; on the raw tied logits sklearn ranks tied classes by index instead
+    # and scores higher.
+    pushed_down = logits - 1e-3 * np.eye(6)[targets]
+    for k in (1, 2, 3):
+        assert ours[k] == pytest.approx(skm.top_k_accuracy_score(targets, pushed_down, k=k, labels=np.arange(6)))
+        assert ours[k] < skm.top_k_accuracy_score(targets, logits, k=k, labels=np.arange(6))
+    # Constant logits: sklearn puts the last class first (top-1 accuracy 1 for target 2); ours ranks it last.
+    assert skm.top_k_accuracy_score([2], np.ones((1, 3)), k=1, labels=[0, 1, 2]) == 1.0
+    assert topk_accuracy(np.ones((1, 3)), [2], ks=(1,)) == {1: 0.0}
 
 
 def test_topk_accuracy_accepts_torch_tensors():
@@ -103,6 +126,32 @@ def test_balanced_accuracy_matches_sklearn():
     targets = rng.integers(0, 6, size=300)
     preds = np.where(rng.random(300) < 0.6, targets, rng.integers(0, 6, size=300))
     assert balanced_accuracy(preds, targets) == pytest.approx(skm.balanced_accuracy_score(targets, preds))
+    # Imbalanced classes, where balanced accuracy differs from plain accuracy.
+    targets = np.minimum(rng.geometric(0.4, size=300) - 1, 5)
+    preds = np.where(rng.random(300) < 0.5, targets, 0)
+    assert balanced_accuracy(preds, targets) == pytest.approx(skm.balanced_accuracy_score(targets, preds))
+    assert balanced_accuracy(preds, targets) != pytest.approx(float((preds == targets).mean()))
+
+
+def test_balanced_accuracy_ignores_predicted_classes_absent_from_targets_without_warning():
+    rng = np.random.default_rng(11)
+    targets = rng.integers(0, 4, size=200)
+    preds = np.where(rng.random(200) < 0.5, targets, rng.integers(4, 7, size=200))  # classes 4-6 never true
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = skm.balanced_accuracy_score(targets, preds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert balanced_accuracy(preds, targets) == pytest.approx(expected)
+
+
+def test_balanced_accuracy_accepts_torch_tensors_and_rejects_bad_inputs():
+    torch = pytest.importorskip("torch")
+    assert balanced_accuracy(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1])) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="at least one sample"):
+        balanced_accuracy(np.array([], dtype=int), np.array([], dtype=int))
+    with pytest.raises(ValueError, match="integer"):
+        balanced_accuracy(np.array([0.5]), np.array([0]))
 
 
 def test_confusion_matrix_hand_computed():
@@ -117,9 +166,21 @@ def test_confusion_matrix_hand_computed():
 def test_confusion_matrix_matches_sklearn():
     rng = np.random.default_rng(2)
     targets, preds = rng.integers(0, 7, size=(2, 250))
-    np.testing.assert_array_equal(
-        confusion_matrix(preds, targets, 7), skm.confusion_matrix(targets, preds, labels=np.arange(7))
-    )
+    out = confusion_matrix(preds, targets, 7)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, skm.confusion_matrix(targets, preds, labels=np.arange(7)))
+    # Classes 5 and 6 never occur, neither as target nor as prediction: their rows and columns stay zero.
+    targets, preds = np.minimum(targets, 4), np.minimum(preds, 4)
+    out = confusion_matrix(preds, targets, 7)
+    np.testing.assert_array_equal(out, skm.confusion_matrix(targets, preds, labels=np.arange(7)))
+    assert out[5:].sum() == out[:, 5:].sum() == 0
+    assert out.sum() == 250
+
+
+def test_confusion_matrix_of_no_samples_is_zero():
+    out = confusion_matrix(np.array([], dtype=int), np.array([], dtype=int), 3)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, np.zeros((3, 3)))
 
 
 def test_confusion_matrix_rejects_bad_inputs():
@@ -178,6 +239,25 @@ def test_multiclass_auroc_matches_sklearn_ovr_macro():
     probs = _softmax(rng.normal(size=(300, 5)) + 1.5 * np.eye(5)[targets])
     expected = skm.roc_auc_score(targets, probs, multi_class="ovr", average="macro")
     assert auroc(probs, targets) == pytest.approx(expected)
+    tied = _softmax(_tied(rng, (300, 5)) + np.eye(5)[targets])  # rows tie, so columns have many ties too
+    expected = skm.roc_auc_score(targets, tied, multi_class="ovr", average="macro")
+    assert auroc(tied, targets) == pytest.approx(expected)
+
+
+def _ovr_reference(scores: np.ndarray, targets: np.ndarray) -> float:
+    """sklearn's binary AUROC of every class present in ``targets`` against the rest, averaged."""
+    return float(np.mean([skm.roc_auc_score(targets == c, scores[:, c]) for c in np.unique(targets)]))
+
+
+def test_multiclass_auroc_on_logits_and_with_absent_classes():
+    # sklearn's multi_class="ovr" wants probabilities and every class present; ours takes raw logits and skips
+    # absent classes, and still equals sklearn's per-class binary AUROC.
+    rng = np.random.default_rng(12)
+    targets = rng.choice([0, 2, 3, 5], size=250)  # classes 1 and 4 of 6 never occur
+    logits = _tied(rng, (250, 6)) + np.eye(6)[targets] - 3.0
+    assert auroc(logits, targets) == pytest.approx(_ovr_reference(logits, targets))
+    with pytest.raises(ValueError):
+        skm.roc_auc_score(targets, logits, multi_class="ovr")
 
 
 def test_auroc_rejects_one_class_and_bad_inputs():
@@ -203,22 +283,57 @@ def _auroc_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_auroc_with_ci_contains_point_estimate_and_narrows_with_more_data():
-    small = auroc_with_ci(*_auroc_data(60, seed=5), n_resamples=300)
-    large = auroc_with_ci(*_auroc_data(1500, seed=5), n_resamples=300)
+    scores, targets = _auroc_data(60, seed=5)
+    small = auroc_with_ci(scores, targets, n_resamples=150)
+    assert small["auroc"] == pytest.approx(skm.roc_auc_score(targets, scores))
+    large = auroc_with_ci(*_auroc_data(1500, seed=5), n_resamples=150)
     for result in (small, large):
         assert set(result) == {"auroc", "ci_low", "ci_high"}
         assert result["ci_low"] < result["auroc"] < result["ci_high"]
     assert large["ci_high"] - large["ci_low"] < 0.5 * (small["ci_high"] - small["ci_low"])
 
 
+def _mean_gap(scores: np.ndarray, targets: np.ndarray) -> float:
+    """A cheap two-array metric (sklearn's AUROC costs milliseconds a call)."""
+    return float(scores[targets == 1].mean() - scores[targets == 0].mean())
+
+
 def test_bootstrap_ci_is_seeded_and_respects_confidence():
     scores, targets = _auroc_data(200, seed=6)
-    first = bootstrap_ci(auroc, scores, targets, n_resamples=200, seed=1)
-    assert first == bootstrap_ci(auroc, scores, targets, n_resamples=200, seed=1)
-    narrow = bootstrap_ci(auroc, scores, targets, n_resamples=200, confidence=0.5, seed=1)
-    assert first[0] <= narrow[0] <= narrow[1] <= first[1]
+    first = bootstrap_ci(_mean_gap, scores, targets, n_resamples=300, seed=1)
+    assert first == bootstrap_ci(_mean_gap, scores, targets, n_resamples=300, seed=1)
+    assert first != bootstrap_ci(_mean_gap, scores, targets, n_resamples=300, seed=2)
+    narrow = bootstrap_ci(_mean_gap, scores, targets, n_resamples=300, confidence=0.5, seed=1)
+    assert first[0] < narrow[0] < narrow[1] < first[1]
     # A constant column has a degenerate interval.
     assert bootstrap_ci(np.mean, np.full(10, 3.0), n_resamples=20) == (3.0, 3.0)
+    # auroc_with_ci is seeded too.
+    assert auroc_with_ci(scores, targets, n_resamples=30, seed=3) == auroc_with_ci(
+        scores, targets, n_resamples=30, seed=3
+    )
+
+
+def test_bootstrap_ci_resamples_rows_of_all_arrays_together():
+    # a == b row by row: resampling rows jointly keeps every pair equal; independent resampling would not.
+    a = np.arange(50)
+    assert bootstrap_ci(lambda x, y: float((x == y).mean()), a, a.copy(), n_resamples=50) == (1.0, 1.0)
+    # Rows of 2-D arrays are resampled whole: every row of x sums to 0.
+    x = np.stack([a, -a], axis=1)
+    assert bootstrap_ci(lambda m: float(np.abs(m.sum(axis=1)).max()), x, n_resamples=20) == (0.0, 0.0)
+
+
+def test_bootstrap_ci_covers_the_true_mean_at_about_the_nominal_rate():
+    # 90% intervals of the mean of 40 draws from N(0, 1), over 200 seeded data sets: about 180 should hold 0.
+    # (The percentile bootstrap undercovers a little at this size; a broken one, e.g. one that ignores
+    # ``confidence`` or uses the spread of single draws, lands far outside the bounds.)
+    rng = np.random.default_rng(13)
+    covered = 0
+    for _ in range(200):
+        low, high = bootstrap_ci(
+            np.mean, rng.normal(size=40), n_resamples=200, confidence=0.9, seed=int(rng.integers(1 << 31))
+        )
+        covered += low <= 0.0 <= high
+    assert 160 <= covered <= 192
 
 
 def test_bootstrap_ci_skips_failing_resamples_and_raises_when_all_fail():
@@ -226,7 +341,7 @@ def test_bootstrap_ci_skips_failing_resamples_and_raises_when_all_fail():
     scores = np.arange(8.0)
     targets = np.array([0, 0, 0, 0, 0, 0, 0, 1])
     low, high = bootstrap_ci(auroc, scores, targets, n_resamples=100)
-    assert low == high == 1.0
+    assert low == pytest.approx(1.0) and high == pytest.approx(1.0)
     with pytest.raises(ValueError, match="failed on all 50"):
         bootstrap_ci(auroc, scores, np.ones(8, dtype=int), n_resamples=50)
 
@@ -342,6 +457,71 @@ def test_rank_metrics_match_sklearn_with_one_relevant_item():
     assert mean_reciprocal_rank(sim) == pytest.approx(skm.label_ranking_average_precision_score(np.eye(50), sim))
     # Coverage error with one relevant label is its rank.
     assert first_relevant_rank(sim).mean() == pytest.approx(skm.coverage_error(np.eye(50), sim))
+
+
+def _reference_retrieval(sim: np.ndarray, gains: np.ndarray, k: int) -> dict[str, float]:
+    """Per-query loop over a full sort; only meaningful on tie-free rows."""
+    first, prec = [], []
+    for s, g in zip(sim, gains, strict=True):
+        if not (g > 0).any():
+            continue
+        ranked = g[np.argsort(-s)] > 0
+        first.append(int(np.argmax(ranked)) + 1)
+        prec.append(ranked[:k].sum() / min(k, len(ranked)))
+    first = np.array(first)
+    return {
+        "recall": float((first <= k).mean()),
+        "precision": float(np.mean(prec)),
+        "mrr": float((1.0 / first).mean()),
+        "median": float(np.median(first)),
+    }
+
+
+def test_retrieval_with_several_relevant_items_matches_a_direct_computation_without_ties():
+    rng = np.random.default_rng(14)
+    sim = rng.normal(size=(60, 25))
+    relevant = rng.random((60, 25)) < 0.1
+    relevant[:5] = False  # five queries with nothing to find are skipped
+    assert relevant[5:].sum(axis=1).max() > 1
+    for k in (1, 3, 10, 40):
+        ref = _reference_retrieval(sim, relevant, k)
+        assert recall_at_k(sim, relevant, ks=(k,))[k] == pytest.approx(ref["recall"])
+        assert precision_at_k(sim, relevant, ks=(k,))[k] == pytest.approx(ref["precision"])
+    assert mean_reciprocal_rank(sim, relevant) == pytest.approx(ref["mrr"])
+    assert median_rank(sim, relevant) == pytest.approx(ref["median"])
+    keep = relevant.any(axis=1)
+    assert ndcg_at_k(sim, relevant, ks=(10,))[10] == pytest.approx(skm.ndcg_score(relevant[keep], sim[keep], k=10))
+
+
+def test_retrieval_ties_equal_sklearn_after_a_pessimistic_tie_break():
+    # On tied similarities, every retrieval metric equals the tie-free computation (sklearn's ndcg_score, the
+    # direct loop) on similarities where each relevant item is pushed just below the items it ties with, in
+    # order of gain. sklearn's own tie handling (gains averaged over ties) is more generous.
+    rng = np.random.default_rng(15)
+    sim = _tied(rng, (80, 12))
+    gains = rng.integers(0, 3, size=(80, 12)).astype(float)
+    gains[:, 0] = np.maximum(gains[:, 0], 1)  # every query has a relevant item
+    broken = sim - 1e-3 * gains
+    for k in (1, 3, 12):
+        ref = _reference_retrieval(broken, gains, k)
+        assert recall_at_k(sim, gains, ks=(k,))[k] == pytest.approx(ref["recall"])
+        assert precision_at_k(sim, gains, ks=(k,))[k] == pytest.approx(ref["precision"])
+        assert ndcg_at_k(sim, gains, ks=(k,))[k] == pytest.approx(skm.ndcg_score(gains, broken, k=k))
+        assert ndcg_at_k(sim, gains, ks=(k,))[k] < skm.ndcg_score(gains, sim, k=k)
+    assert mean_reciprocal_rank(sim, gains) == pytest.approx(ref["mrr"])
+    assert median_rank(sim, gains) == pytest.approx(ref["median"])
+
+
+def test_pessimistic_rank_equals_sklearn_coverage_error_and_lrap_with_ties():
+    # With one relevant item per query, sklearn's coverage_error and label_ranking_average_precision_score
+    # also rank ties pessimistically ("maximal rank"), so they equal ours even on heavily tied similarities.
+    rng = np.random.default_rng(16)
+    sim = _tied(rng, (60, 60)) + np.eye(60)
+    assert first_relevant_rank(sim).mean() == pytest.approx(skm.coverage_error(np.eye(60), sim))
+    assert mean_reciprocal_rank(sim) == pytest.approx(skm.label_ranking_average_precision_score(np.eye(60), sim))
+    # Whereas the optimistic rank (strictly higher scores only) would be better on these ties.
+    optimistic = 1 + (sim > np.diag(sim)[:, None]).sum(axis=1)
+    assert optimistic.mean() < first_relevant_rank(sim).mean()
 
 
 def test_queries_without_relevant_items():

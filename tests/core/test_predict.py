@@ -10,7 +10,7 @@ import pytest
 import torch
 from clipzoo.core.domain import get_domain
 from clipzoo.core.errors import InputError
-from clipzoo.core.loss import create_loss, register_loss
+from clipzoo.core.loss import create_loss
 from clipzoo.core.model import build_model
 from clipzoo.core.predict import InputItem, Prediction, Predictor
 from clipzoo.registry.pyfunc import items_from_frame, parse_options
@@ -73,7 +73,7 @@ def test_options_must_be_a_json_object(raw):
         parse_options(raw)
 
 
-def test_a_registered_loss_that_reads_captions_gets_them(tiny_spec, image_demo, tmp_path):
+def test_a_domain_loss_that_reads_captions_gets_them(tiny_spec, image_demo, tmp_path, monkeypatch):
     from clipzoo.core.data import Manifest, ManifestDataset
     from clipzoo.core.train import TrainConfig, Trainer
     from open_clip.loss import ClipLoss
@@ -86,9 +86,11 @@ def test_a_registered_loss_that_reads_captions_gets_them(tiny_spec, image_demo, 
             CountingLoss.calls.append(list(captions))
             return super().forward(image_features, text_features, logit_scale)
 
-    register_loss("counting", lambda **kw: CountingLoss())
-    assert isinstance(create_loss("counting"), CountingLoss)
     domain = get_domain("image")
+    with pytest.raises(InputError, match="unknown loss 'counting'"):
+        create_loss("counting", domain="image")
+    monkeypatch.setattr(domain, "losses", lambda: {"counting": lambda **kw: CountingLoss()})
+    assert isinstance(create_loss("counting", domain="image"), CountingLoss)
     spec = tiny_spec.replace(loss="counting")
     dataset = ManifestDataset(Manifest.read(image_demo.train), domain, domain.transform(spec, train=True))
     trainer = Trainer(build_model(spec), domain, dataset, TrainConfig(batch_size=4, max_steps=1), tmp_path)

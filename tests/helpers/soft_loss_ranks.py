@@ -37,7 +37,9 @@ def main(out_dir: str, local_loss: bool) -> None:
     per_rank = len(REPORTS) // env.world_size
     rows = slice(env.rank * per_rank, (env.rank + 1) * per_rank)
     image, text = image[rows].clone().requires_grad_(), text[rows].clone().requires_grad_()
-    loss_fn = create_loss("medclip_soft", rank=env.rank, world_size=env.world_size, local_loss=local_loss)
+    loss_fn = create_loss(
+        "medclip_soft", domain="medical", rank=env.rank, world_size=env.world_size, local_loss=local_loss
+    )
     loss = loss_fn(image, text, torch.tensor(10.0), captions=REPORTS[rows])
     loss.backward()
     save_file(

@@ -6,9 +6,10 @@ import json
 
 import pandas as pd
 import pytest
+from clipzoo.cli.main import main
 from clipzoo.core.data import Manifest
 from clipzoo.core.errors import InputError
-from clipzoo.domains.fashion.convert import caption_manifest, convert_fashioniq, main
+from clipzoo.domains.fashion.convert import caption_manifest, convert_fashioniq
 from clipzoo.domains.fashion.triplets import read_triplets
 from PIL import Image
 
@@ -51,15 +52,17 @@ def test_fashioniq_missing_images_are_named_or_skipped(tmp_path, capsys):
     _fashioniq(tmp_path / "fiq", missing="B002")
     with pytest.raises(InputError, match=r"1 image\(s\) named by the split are missing, e\.g\. \['B002'\]"):
         convert_fashioniq(tmp_path / "fiq", tmp_path / "out", split="val")
-    assert main(["fashioniq", str(tmp_path / "fiq"), str(tmp_path / "out"), "--split", "val", "--skip-missing"]) == 0
+    fashioniq = ["convert", "fashion", "fashioniq"]
+    options = ["--option", "split=val", "--option", "skip_missing=true"]
+    assert main([*fashioniq, str(tmp_path / "fiq"), str(tmp_path / "out"), *options]) == 0
     assert "4 products" in capsys.readouterr().out
     frame = pd.read_csv(tmp_path / "out" / "val.triplets.csv")
     assert len(frame) == 1 and "B002" not in set(frame["reference"]) | set(frame["target"])
-    assert main(["fashioniq", str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
+    assert main([*fashioniq, str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
     assert "not a FashionIQ folder" in capsys.readouterr().err
 
 
-def test_caption_manifest_builds_captions_from_text_and_attributes(tmp_path):
+def test_caption_manifest_builds_captions_from_text_and_attributes(tmp_path, capsys):
     (tmp_path / "shop" / "img").mkdir(parents=True)
     Image.new("RGB", (20, 30), "red").save(tmp_path / "shop" / "img" / "a.webp")
     pd.DataFrame({"path": ["img/a.webp", "img/a.webp"], "product_id": ["A", "B"],
@@ -72,3 +75,8 @@ def test_caption_manifest_builds_captions_from_text_and_attributes(tmp_path):
     assert manifest.file(0).resolve() == (tmp_path / "shop" / "img" / "a.webp").resolve()
     with pytest.raises(InputError, match=r"no column\(s\) \['fabric'\]"):
         caption_manifest(tmp_path / "shop" / "products.csv", tmp_path / "x.csv", "title", ["fabric"])
+    cli_out = tmp_path / "train" / "cli.csv"
+    assert main(["convert", "fashion", "captions", str(tmp_path / "shop" / "products.csv"), str(cli_out),
+                 "--option", 'attributes=["colour", "material"]']) == 0  # fmt: skip
+    assert str(cli_out) in capsys.readouterr().out
+    assert Manifest.read(cli_out).captions() == manifest.captions()

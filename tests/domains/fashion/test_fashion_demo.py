@@ -8,7 +8,6 @@ import re
 import pandas as pd
 import pytest
 from clipzoo.cli.main import main
-from clipzoo.domains.fashion import catalogue as catalogue_cli
 from clipzoo.domains.fashion.combiner import get_combiner
 from clipzoo.registry.catalog import resolve
 from clipzoo.registry.loading import load_clip
@@ -44,7 +43,7 @@ def test_demo_catalogue_is_searched_with_the_registered_model(demo_output, tmp_p
     code, out = demo_output
     assert code == 0
     version = re.search(r"registered clipzoo-fashion version (\d+)", out).group(1)
-    folder = clipzoo_home() / "catalogues" / "fashion-demo-small"
+    folder = clipzoo_home() / "catalogues" / "demo-fashion-small"
     header = f"catalogue search with clipzoo-fashion/{version} over 30 held-out products, catalogue folder {folder}:"
     assert header in out
     stamp = json.loads((folder / "catalogue.json").read_text())["model"]
@@ -62,5 +61,5 @@ def test_demo_catalogue_is_searched_with_the_registered_model(demo_output, tmp_p
 
     empty = tmp_path / "empty.csv"
     empty.write_text("path,product_id\n")
-    assert catalogue_cli.main(["build", "clipzoo-fashion@champion", str(empty), str(tmp_path / "x")]) == 2
+    assert main(["catalogue", "build", "clipzoo-fashion@champion", str(empty), str(tmp_path / "x")]) == 2
     assert "manifest has no rows" in capsys.readouterr().err

@@ -6,9 +6,10 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from clipzoo.cli.main import main
 from clipzoo.core.data import Manifest
 from clipzoo.core.errors import InputError
-from clipzoo.domains.medical.convert import convert_ct_rate, main
+from clipzoo.domains.medical.convert import convert_ct_rate
 
 
 @pytest.fixture()
@@ -55,7 +56,7 @@ def test_ct_rate_replica_becomes_a_readable_manifest(ct_rate, tmp_path):
     assert depths == [4, 5, 6]
 
 
-def test_missing_volumes_and_bad_reports_are_named(ct_rate, tmp_path):
+def test_missing_volumes_and_bad_reports_are_named(ct_rate, tmp_path, capsys):
     (ct_rate / "train" / "train_2" / "train_2_a" / "train_2_a_1.nii.gz").unlink()
     with pytest.raises(InputError, match=r"1 volume\(s\) named in the reports are missing, e\.g\. .*train_2_a_1"):
         convert_ct_rate(ct_rate, "train", tmp_path / "m.csv")
@@ -63,4 +64,8 @@ def test_missing_volumes_and_bad_reports_are_named(ct_rate, tmp_path):
     assert len(Manifest.read(out)) == 2
     with pytest.raises(InputError, match="reports CSV not found"):
         convert_ct_rate(ct_rate, "valid", tmp_path / "v.csv")
-    assert main(["ct-rate", "--root", str(ct_rate), "--split", "valid", "--out", str(tmp_path / "v.csv")]) == 2
+    ct_rate_cli, out = ["convert", "medical", "ct-rate", str(ct_rate)], tmp_path / "cli.csv"
+    assert main([*ct_rate_cli, str(out), "--option", "skip_missing=true"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"wrote {out}") and len(Manifest.read(out)) == 2
+    assert main([*ct_rate_cli, str(tmp_path / "v.csv"), "--option", "split=valid"]) == 2
+    assert "reports CSV not found" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from clipzoo.registry.catalog import resolve
 from clipzoo.registry.loading import load_pyfunc
 from clipzoo.registry.tracking import configure
 from nibabel.testing import data_path
-from safetensors.torch import load_file
 
 
 def _b64(data: bytes) -> str:
@@ -30,11 +30,12 @@ def _b64(data: bytes) -> str:
 def test_small_demo_trains_registers_and_serves_series_zip_and_nifti(capsys, tmp_path):
     assert main(["demo", "medical", "--small"]) == 0
     out = capsys.readouterr().out
-    assert "stage 2D trains 1 epoch(s) on axial slices" in out
+    assert "training 2d (1 epoch(s)), 3d (1 epoch(s)) on CPU" in out
     assert "held-out zero-shot" in out and "findings_mean_auroc" in out and "image_to_text_R@1" in out
     assert "95% bootstrap CI" in out and "report_to_volume_R@1" in out
     assert "registered clipzoo-medical version" in out
-    assert f"clipzoo predict clipzoo-medical@champion {wheel_ct_series()}" in out
+    version = re.search(r"registered clipzoo-medical version (\d+)", out).group(1)
+    assert f"clipzoo predict clipzoo-medical/{version} {wheel_ct_series()} --task attention" in out
     assert len(out.split("  -> ")[1].splitlines()[0].split(", ")) == 3
     weights = json.loads(out.split("slice attention: ")[1].splitlines()[0])
     assert len(weights) == 5 and abs(sum(weights) - 1) < 1e-3  # CT5N has five slices
@@ -42,8 +43,8 @@ def test_small_demo_trains_registers_and_serves_series_zip_and_nifti(capsys, tmp
 
     # the 3D stage kept the 2D trunk of the 2D stage and trained the pooling; its run holds the attention figures
     work = max(Path(os.environ["CLIPZOO_HOME"], "checkpoints").glob("medical-*"), key=lambda p: p.stat().st_mtime)
-    stage2d = load_file(str(work / "stage-2d.safetensors"))
-    stage3d = load_checkpoint_file(work / "stage-3d" / "last.pt")["model"]
+    stage2d = load_checkpoint_file(work / "2d" / "last.pt")["model"]
+    stage3d = load_checkpoint_file(work / "3d" / "last.pt")["model"]
     trunk = [k for k in stage2d if k.startswith("visual.trunk.")]
     assert trunk and all(torch.equal(stage2d[k], stage3d[k]) for k in trunk)
     assert not torch.equal(stage2d["visual.pool.query"], stage3d["visual.pool.query"])

@@ -70,9 +70,10 @@ def test_identical_findings_are_not_negatives():
     assert hard(between, reports, scale) > hard(own, reports, scale)
 
 
-def test_registered_by_name():
-    assert "medclip_soft" in available_losses()
-    assert create_loss("medclip_soft").uses_captions
+def test_declared_by_the_medical_domain_only():
+    assert "medclip_soft" in available_losses("medical")
+    assert create_loss("medclip_soft", domain="medical").uses_captions
+    assert "medclip_soft" not in available_losses("image")
 
 
 @pytest.mark.slow

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+from clipzoo.cli.main import main
 from clipzoo.core.data import Manifest, ManifestDataset
 from clipzoo.core.domain import get_domain
 from clipzoo.core.errors import InputError
-from clipzoo.domains.pathology.convert import convert_captions, convert_crc100k, main
+from clipzoo.domains.pathology.convert import convert_captions, convert_crc100k
 from clipzoo.domains.pathology.synthetic import render_tissue
 from PIL import Image
 
@@ -45,7 +46,7 @@ def test_crc100k_unknown_folder_is_named(crc_replica, tmp_path):
         convert_crc100k(crc_replica, tmp_path / "crc.csv")
 
 
-def test_caption_table_becomes_a_manifest_and_bad_rows_are_left_out(tmp_path):
+def test_caption_table_becomes_a_manifest_and_bad_rows_are_left_out(tmp_path, capsys):
     images = tmp_path / "quilt"
     images.mkdir()
     rng = np.random.default_rng(1)
@@ -59,7 +60,8 @@ def test_caption_table_becomes_a_manifest_and_bad_rows_are_left_out(tmp_path):
         }
     ).to_csv(table, index=False)
     out = tmp_path / "manifests" / "quilt.csv"
-    assert main(["captions", str(table), str(out), "--images-root", str(images)]) == 0
+    assert main(["convert", "pathology", "captions", str(table), str(out), "--option", f"images_root={images}"]) == 0
+    assert f"wrote {out} (2 rows; 2 left out: missing image or caption)" in capsys.readouterr().out
     frame = pd.read_csv(out)
     assert frame["caption"].tolist() == ["dense collagen with spindle cells", "fibrous stroma"]
     assert Manifest.read(out).file(1).is_file()
@@ -67,11 +69,37 @@ def test_caption_table_becomes_a_manifest_and_bad_rows_are_left_out(tmp_path):
     assert dropped == 2
 
 
-def test_caption_table_errors_are_named(tmp_path):
+def test_caption_table_errors_are_named(tmp_path, capsys):
     table = tmp_path / "t.csv"
     pd.DataFrame({"img": ["x.png"], "text": ["y"]}).to_csv(table, index=False)
     with pytest.raises(InputError, match=r"t\.csv: caption table lacks column\(s\) \['image_path', 'caption'\]"):
         convert_captions(table, tmp_path / "o.csv")
     with pytest.raises(InputError, match="none of the 1 rows"):
         convert_captions(table, tmp_path / "o.csv", image_column="img", caption_column="text")
-    assert main(["captions", str(tmp_path / "nope.csv"), str(tmp_path / "o.csv")]) == 2
+    assert main(["convert", "pathology", "captions", str(tmp_path / "nope.csv"), str(tmp_path / "o.csv")]) == 2
+    assert "nope.csv: caption table not found" in capsys.readouterr().err
+
+
+def test_crc100k_through_the_convert_command(crc_replica, tmp_path, capsys):
+    out = tmp_path / "all.csv"
+    assert main(["convert", "pathology", "crc100k", str(crc_replica), str(out), "--option", "keep_all=true"]) == 0
+    assert f"wrote {out} (8 tiles)" in capsys.readouterr().out
+    assert len(pd.read_csv(out)) == 8
+
+
+def test_convert_unknown_option_names_the_accepted_ones(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"image_path": ["x.png"], "caption": ["y"]}).to_csv(table, index=False)
+    out = tmp_path / "o.csv"
+    assert main(["convert", "pathology", "captions", str(table), str(out), "--option", "image_col=img"]) == 2
+    err = capsys.readouterr().err
+    assert "image_col" in err
+    assert all(name in err for name in ("images_root", "image_column", "caption_column")), err
+    assert not out.exists()
+
+
+def test_convert_with_only_a_domain_lists_its_layouts(capsys):
+    assert main(["convert", "pathology"]) == 0
+    listing = capsys.readouterr().out
+    assert "crc100k" in listing and "captions" in listing
+    assert "CRC-100K" in listing and "Quilt-1M" in listing  # each with its description

@@ -17,7 +17,7 @@ def test_demo_trains_registers_and_classifies_a_slide(capsys):
     for metric in ("tissue_balanced_accuracy", "slide_top1_accuracy", "slide_top10_accuracy", "text_to_image_R@1"):
         assert metric in out, metric
     assert "registered clipzoo-pathology version" in out
-    assert "clipzoo predict clipzoo-pathology@champion" in out
+    assert re.search(r"clipzoo predict clipzoo-pathology/\d+ \S+ --task slide", out)
     assert resolve("clipzoo-pathology@champion").version is not None
     used = re.search(r"tiles used (\d+), skipped (\d+)", out)
     assert used and int(used.group(1)) > 0

@@ -45,19 +45,20 @@ def slides(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(slides, tmp_path_factory) -> str:
     """A tiny pathology model trained a few steps on the demo tiles and registered through the real job."""
-    from clipzoo.cli.jobs import train_job
+    from clipzoo.core.domain import get_domain
     from clipzoo.core.spec import ModelSpec
     from clipzoo.core.train import TrainConfig
+    from clipzoo.pipeline.train import train
 
     folder = tmp_path_factory.mktemp("slide-task-model")
     spec = ModelSpec(name="tiny-he", domain="pathology", model_cfg=TINY_OPEN_CLIP_CFG, image_size=32)
-    result = train_job(
-        "pathology",
-        str(slides["demo"]["train"]),
-        heldout=str(slides["demo"]["heldout"]),
-        spec_path=str(spec.save(folder / "tiny-he.json")),
+    result = train(
+        get_domain("pathology"),
+        spec,
+        {"train": slides["demo"]["train"]},
+        heldout=slides["demo"]["heldout"],
         config=TrainConfig(epochs=1, batch_size=12, warmup_steps=1, checkpoint_every=50),
-        output_dir=str(folder / "checkpoints"),
+        output_dir=folder / "checkpoints",
     )
     assert result.published is not None
     return f"clipzoo-pathology/{result.published.version}"

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from clipzoo.cli.main import main
 from clipzoo.core.data import Manifest
 from clipzoo.core.domain import get_domain
 from clipzoo.core.errors import InputError
 from clipzoo.domains.remote_sensing.bands import S2_BANDS
-from clipzoo.domains.remote_sensing.convert import convert, main
+from clipzoo.domains.remote_sensing.convert import convert
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
@@ -75,10 +76,14 @@ def test_replica_converts_to_a_manifest_the_domain_reads(replica, tmp_path):
 
 
 def test_converter_cli_filters_by_sensor_and_names_bad_roots(replica, tmp_path, capsys):
-    assert main([str(replica), str(tmp_path / "s2.jsonl"), "--sensor", "s2"]) == 0
+    convert_cli = ["convert", "remote_sensing", "bigearthnet"]
+    assert main([*convert_cli, str(replica), str(tmp_path / "s2.jsonl"), "--option", "sensor=s2"]) == 0
     assert "1 patches" in capsys.readouterr().out
-    assert main([str(tmp_path / "nowhere"), str(tmp_path / "x.csv")]) == 2
+    assert len(Manifest.read(tmp_path / "s2.jsonl")) == 1
+    assert main([*convert_cli, str(tmp_path / "nowhere"), str(tmp_path / "x.csv")]) == 2
     assert "nowhere: BigEarthNet root folder not found" in capsys.readouterr().err
+    assert main([*convert_cli, str(replica), str(tmp_path / "x.csv"), "--option", "sensor=s3"]) == 2
+    assert "option sensor must be one of ['s1', 's2', 'both']" in capsys.readouterr().err
     with pytest.raises(InputError, match=r"manifest must end in"):
         convert(replica, tmp_path / "x.txt")
 

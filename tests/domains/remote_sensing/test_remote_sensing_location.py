@@ -209,10 +209,9 @@ def test_location_aware_retrieval_beats_text_only(tmp_path):
 
 def test_the_train_job_uses_the_geo_trainer_for_remote_sensing_only():
     from clipzoo.core.domain import get_domain
-    from clipzoo.core.train import Trainer
 
     assert get_domain("remote_sensing").trainer_class() is GeoTrainer
-    assert get_domain("image").trainer_class() is Trainer
+    assert get_domain("image").trainer_class() is None  # core's Trainer
 
 
 def test_classify_with_location_answers_located_chips_and_names_one_without_crs(tmp_path):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from clipzoo.cli.main import main
 from clipzoo.core.data import Manifest
 from clipzoo.core.domain import get_domain
 from clipzoo.core.errors import InputError
-from clipzoo.domains.sign_language.convert import convert, gloss_text, main
+from clipzoo.domains.sign_language.convert import convert, gloss_text
 from clipzoo.domains.sign_language.demo_data import write_pose
 from clipzoo.domains.sign_language.synth import SIGNS, Signer, render_sign
 
@@ -44,11 +45,12 @@ def test_missing_pose_is_named_or_skipped(replica, capsys):
     (replica / "poses" / "1001-HOUSE2.pose").unlink()
     with pytest.raises(InputError, match=r"1001-HOUSE2\.pose: row 3 \(1001-HOUSE2\.mp4\): pose file not found"):
         convert(replica / "splits" / "test.csv", replica / "poses", replica / "m.csv")
-    args = [str(replica / "splits" / "test.csv"), str(replica / "poses"), str(replica / "m.csv"), "--skip-missing"]
-    assert main(args) == 0 and "1 row(s) skipped" in capsys.readouterr().out
+    args = ["convert", "sign_language", "asl-citizen", str(replica / "splits" / "test.csv"), str(replica / "m.csv"),
+            "--option", f"poses={replica / 'poses'}"]  # fmt: skip
+    assert main([*args, "--option", "skip_missing=true"]) == 0 and "1 row(s) skipped" in capsys.readouterr().out
     assert len(pd.read_csv(replica / "m.csv")) == 2
-    assert main([str(replica / "splits" / "test.csv"), str(replica / "poses"), str(replica / "m.csv"),
-                 "--gloss-column", "Sign"]) == 2  # fmt: skip
+    assert main([*args, "--option", "gloss_column=Sign"]) == 2
+    assert "lacks column(s) ['Sign']" in capsys.readouterr().err
 
 
 def test_gloss_text():

@@ -1,0 +1,30 @@
+"""The predict job: files and texts through a registered model's predict path (the pyfunc the server loads)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from clipzoo.core.errors import InputError
+from clipzoo.registry.loading import load_pyfunc
+
+
+def input_frame(files: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
+    """One row per file (each with the one text, or its own when as many are given), or per text alone."""
+    if not files:
+        if not texts:
+            raise InputError("nothing to predict: give files, --text, or both")
+        return pd.DataFrame({"text": list(texts)})
+    frame = pd.DataFrame({"path": [os.path.abspath(f) for f in files]})
+    if texts:
+        if len(texts) not in (1, len(files)):
+            raise InputError(f"give one --text for all files or one per file ({len(files)}), not {len(texts)}")
+        frame["text"] = list(texts) * (len(files) if len(texts) == 1 else 1)
+    return frame
+
+
+def predict(ref: str, frame: pd.DataFrame, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One answer row per input row (``labels``, ``scores``, ``error``, and what the task adds)."""
+    return load_pyfunc(ref).predict(frame, params=params).to_dict("records")
