@@ -111,3 +111,25 @@ def test_hf_tokens_stop_at_the_longest_text_and_embed_the_same(tiny_lit_spec):
     model = clip.model.eval()
     with torch.no_grad():
         torch.testing.assert_close(model.encode_text(short), model.encode_text(full), atol=1e-5, rtol=1e-5)
+
+
+def test_building_a_model_leaves_no_config_folder_behind(tmp_path):
+    """open_clip learns the spec's config from a file that is gone once the model is built (no folder per process)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = (
+        "from clipzoo.core.model import build_model; from clipzoo.core.spec import ModelSpec; "
+        "from tests.conftest import TINY_OPEN_CLIP_CFG; "
+        "build_model(ModelSpec(name='t', domain='image', model_cfg=TINY_OPEN_CLIP_CFG, image_size=32)); "
+        "build_model(ModelSpec(name='t2', domain='image', model_cfg=TINY_OPEN_CLIP_CFG, image_size=32))"
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert list(scratch.iterdir()) == []
