@@ -30,9 +30,12 @@ def convert(domain: Domain, layout: str, source: str, out: str, options: dict[st
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise InputError(f"layout {layout!r} takes no option(s) {unknown}; its options: {accepted or 'none'}")
-    params = inspect.signature(converter.run).parameters.values()
-    missing = [p.name for p in params if p.name in accepted and p.default is p.empty and p.name not in options]
+    params = [p for p in inspect.signature(converter.run).parameters.values() if p.name in accepted]
+    missing = [p.name for p in params if p.default is p.empty and p.name not in options]
     if missing:
         flags = " ".join(f"--option {name}=..." for name in missing)
         raise InputError(f"layout {layout!r} needs option(s) {missing}: give {flags}")
+    for p in params:
+        if isinstance(p.default, bool) and p.name in options and not isinstance(options[p.name], bool):
+            raise InputError(f"option {p.name} must be true or false, got {options[p.name]!r}")
     return str(converter.run(source, out, **options))

@@ -170,8 +170,6 @@ def fashioniq(source: str, out: str, *, split: str = "train", skip_missing: bool
     Options: split (default "train"); skip_missing (true: leave out images not on disk and their triplets; default
     false).
     """
-    if not isinstance(skip_missing, bool):
-        raise InputError(f"option skip_missing must be true or false, got {skip_missing!r}")
     res = convert_fashioniq(source, out, str(split), skip_missing)
     skipped = f" ({res.skipped_missing} skipped: missing images)" if res.skipped_missing else ""
     return f"{res.manifest}: {res.products} products; {res.triplets}: {res.triplet_rows} triplets{skipped}"

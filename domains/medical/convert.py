@@ -110,8 +110,6 @@ def ct_rate(
     labels (CSV, default <SOURCE>/multi_abnormality_labels/<split>_predicted_labels.csv, used when present);
     skip_missing (true: leave out reports whose volume is not downloaded; default false).
     """
-    if not isinstance(skip_missing, bool):
-        raise InputError(f"option skip_missing must be true or false, got {skip_missing!r}")
     written = convert_ct_rate(source, str(split), out, reports, labels, skip_missing)
     return f"wrote {written}"
 

@@ -117,8 +117,6 @@ def crc100k(source: str, out: str, *, keep_all: bool = False) -> str:
 
     Options: keep_all (true: keep BACK, MUC and MUS, whose labels the "tissue" prompt pack lacks; default false).
     """
-    if not isinstance(keep_all, bool):
-        raise InputError(f"option keep_all must be true or false, got {keep_all!r}")
     written = convert_crc100k(source, out, keep_all=keep_all)
     return f"wrote {written} ({len(pd.read_csv(written))} tiles)"
 

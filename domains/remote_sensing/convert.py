@@ -107,8 +107,6 @@ def bigearthnet(source: str, out: str, *, sensor: str = "both", keep_unmapped: b
     """
     if sensor not in SENSORS:
         raise InputError(f"option sensor must be one of {list(SENSORS)}, got {sensor!r}")
-    if not isinstance(keep_unmapped, bool):
-        raise InputError(f"option keep_unmapped must be true or false, got {keep_unmapped!r}")
     frame = convert(source, out, sensor, keep_unmapped)
     return f"{out}: {len(frame)} patches ({frame['sensor'].value_counts().to_dict()})"
 

@@ -109,8 +109,6 @@ def asl_citizen(
     default the gloss made readable); sign_lang (default "ase"); spoken_lang (default "en"); skip_missing (true:
     leave out rows whose pose file is missing; default false).
     """
-    if not isinstance(skip_missing, bool):
-        raise InputError(f"option skip_missing must be true or false, got {skip_missing!r}")
     columns = ConvertColumns(str(video_column), str(gloss_column), signer_column or None, text_column or None)
     written, skipped = convert(source, poses, out, columns, str(sign_lang), str(spoken_lang), skip_missing)
     return f"wrote {written} ({skipped} row(s) skipped for a missing pose)"

@@ -55,3 +55,12 @@ def test_missing_pose_is_named_or_skipped(replica, capsys):
 
 def test_gloss_text():
     assert gloss_text("HOUSE2") == "house" and gloss_text("thank-you") == "thank you"
+
+
+def test_convert_names_a_missing_required_option_and_a_non_boolean_flag(replica, capsys):
+    args = ["convert", "sign_language", "asl-citizen", str(replica / "splits" / "test.csv"), str(replica / "m.csv")]
+    assert main(args) == 2
+    assert "layout 'asl-citizen' needs option(s) ['poses']: give --option poses=..." in capsys.readouterr().err
+    assert main([*args, "--option", f"poses={replica / 'poses'}", "--option", "skip_missing=False"]) == 2
+    assert "option skip_missing must be true or false, got 'False'" in capsys.readouterr().err
+    assert not (replica / "m.csv").exists()
