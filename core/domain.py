@@ -114,6 +114,11 @@ class Domain(ABC):
             sample = self.read(path)
         return sample
 
+    def expand_input(self, name: str) -> list[str]:
+        """The inputs one named input stands for at prediction time (a study folder holding several image stacks,
+        say, answered one by one); by default itself."""
+        return [name]
+
     @abstractmethod
     def transform(self, spec: ModelSpec, train: bool) -> Transform:
         """The transform from a raw sample to the model's input tensor, for training (augmenting) or evaluation."""

@@ -155,6 +155,7 @@ class Predictor:
             raise InputError(f"unknown task {task!r} for domain {self.domain.name!r}; choose one of {self.tasks()}")
         if not items:
             raise InputError("no inputs given")
+        items = [expanded for item in items for expanded in self._expand(item)]
         if top_k < 1:
             raise InputError(f"top_k must be >= 1, got {top_k}")
         if task not in TASKS:
@@ -196,6 +197,11 @@ class Predictor:
             results.append(pred)
             row += 1
         return results
+
+    def _expand(self, item: InputItem) -> list[InputItem]:
+        if item.data is not None or not item.has_file:
+            return [item]
+        return [InputItem.from_path(name, item.text) for name in self.domain.expand_input(item.name)]
 
     def _embed_mixed(self, items: Sequence[InputItem]) -> list[Prediction]:
         """Embeddings for a mix of files and texts (text -> its text-tower embedding), in item order."""

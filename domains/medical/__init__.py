@@ -12,7 +12,6 @@ soft targets (:mod:`.soft_loss`).
 from __future__ import annotations
 
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from .cache import ScanCache, default_cache_dir
 from .demo_data import load_json, write_demo_dataset
 from .findings import FindingPrompts, format_findings
 from .long_text import report_chunks, report_retrieval
-from .reader import SCAN_SUFFIXES, is_nifti, read_scan
+from .reader import SCAN_SUFFIXES, STACK_SEPARATOR, is_nifti, read_scan, stack_keys
 from .soft_loss import LOSS_NAME, medclip_soft_loss
 from .transforms import ScanTransform
 
@@ -66,16 +65,6 @@ def wheel_ct_series() -> Path:
     return Path(pydicom.data.__file__).parent.joinpath("test_files", *WHEEL_SERIES)
 
 
-def _series_folder(root: Path) -> Path:
-    """The folder of an unpacked zip that holds the DICOM files (the zip's root or its only subfolder)."""
-    candidates = sorted({p.parent for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")})
-    if not candidates:
-        raise InputError("zip archive holds no files")
-    if len(candidates) > 1:
-        raise InputError(f"zip archive holds files in {len(candidates)} folders; send one series per zip")
-    return candidates[0]
-
-
 class MedicalDomain(Domain):
     """CT/MR volumes and radiographs with radiology reports."""
 
@@ -106,26 +95,19 @@ class MedicalDomain(Domain):
         return self._caches[folder].get(path, read_scan)
 
     def read_bytes(self, data: bytes, filename: str) -> Any:
-        """A served file: a zip of one DICOM series, a NIfTI (``.nii.gz`` kept whole), or any single scan file."""
+        """A served file: a zip of a DICOM series or study, a NIfTI (``.nii.gz`` kept whole), or any single scan."""
         name = Path(filename).name or "input"
         with tempfile.TemporaryDirectory(prefix="clipzoo-medical-") as tmp:
             target = Path(tmp) / ("input.nii.gz" if name.lower().endswith(".nii.gz") else f"input{Path(name).suffix}")
             target.write_bytes(data)
-            if target.suffix.lower() != ".zip":
-                return self._read_named(target, filename)
             try:
-                with zipfile.ZipFile(target) as archive:
-                    archive.extractall(Path(tmp) / "series")
-            except zipfile.BadZipFile as err:
-                raise InputError(f"not a valid zip archive: {err}", filename) from err
-            return self._read_named(_series_folder(Path(tmp) / "series"), filename)
+                return read_scan(target)
+            except InputError as err:  # name the uploaded file, not the temporary copy
+                raise InputError(str(err).split(": ", 1)[-1], filename) from err
 
-    @staticmethod
-    def _read_named(path: Path, filename: str) -> Any:
-        try:
-            return read_scan(path)
-        except InputError as err:  # name the uploaded file, not the temporary copy
-            raise InputError(str(err).split(": ", 1)[-1], filename) from err
+    def expand_input(self, name: str) -> list[str]:
+        """A DICOM folder holding several image stacks is answered stack by stack, each named ``FOLDER#KEY``."""
+        return [f"{name}{STACK_SEPARATOR}{key}" for key in stack_keys(name)] or [name]
 
     def transform(self, spec: ModelSpec, train: bool) -> ScanTransform:
         scan = {**SCAN_DEFAULTS, **spec.extra.get("scan", {})}

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from monai.data import MetaTensor
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: localizers and other stacks left out of series; nested study folders
 _META_KEYS = ("modality", "frame", "series_uid", "sorted_by", "irregular_spacing", "source")
 
 
@@ -34,10 +34,10 @@ def file_identity(path: Path) -> str:
     """sha256 of the path and the size and mtime of the file, or of each file of a folder."""
     path = path.resolve()
     h = hashlib.sha256(f"v{CACHE_VERSION}:{path}".encode())
-    entries = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    entries = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for p in entries:
         st = p.stat()
-        h.update(f"|{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        h.update(f"|{p.relative_to(path) if path.is_dir() else p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
 
 

@@ -9,7 +9,9 @@ order, reoriented to RAS when it has a patient frame (a CT/MR slice) and kept as
 from __future__ import annotations
 
 import functools
+import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import nibabel as nib
@@ -21,13 +23,14 @@ from monai.data import MetaTensor, NibabelReader, PILReader
 from monai.transforms import LoadImage, Orientation
 from PIL import Image
 
-from .dicom import SeriesReader
+from .dicom import PROJECTION_MODALITIES, SeriesReader, scan_series
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DICOM_SUFFIXES = (".dcm", ".dicom")
-SCAN_SUFFIXES = NIFTI_SUFFIXES + PICTURE_SUFFIXES + DICOM_SUFFIXES
-PROJECTION_MODALITIES = ("CR", "DX", "MG", "XR", "RF", "XA", "PX")
+SCAN_SUFFIXES = NIFTI_SUFFIXES + PICTURE_SUFFIXES + DICOM_SUFFIXES + (".zip",)
+STACK_SEPARATOR = "#"  # FOLDER#KEY names one image stack of a folder (or zip) holding several
+ZIP_SUFFIX = ".zip"
 
 
 def is_nifti(path: Path) -> bool:
@@ -60,9 +63,9 @@ def _quiet_load(path: Path, reader) -> MetaTensor:
         return _loader()(path, reader=reader)
 
 
-def read_dicom_series(folder: Path) -> MetaTensor:
-    """One series of a folder, sorted by position, reoriented to RAS."""
-    reader = SeriesReader()
+def read_dicom_series(folder: Path, key: str | None = None) -> MetaTensor:
+    """One image stack of a folder (the only one, or the one ``key`` names), sorted by position, reoriented to RAS."""
+    reader = SeriesReader(key=key)
     img = _quiet_load(folder, reader)
     series = reader.series
     if series is None or len(series.files) < 2:
@@ -131,13 +134,51 @@ def infer_modality(img: torch.Tensor) -> str:
     return "CT" if float(img.min()) <= -500 else "MR"
 
 
-def read_scan(path: str | Path) -> MetaTensor:
-    """Read a scan file or DICOM folder; ``InputError`` names the file and the problem."""
+def split_stack_key(path: str | Path) -> tuple[Path, str | None]:
+    """``FOLDER#KEY`` -> (FOLDER, KEY) when FOLDER exists and the whole name does not; else (path, None)."""
     path = Path(path)
+    head, sep, key = str(path).rpartition(STACK_SEPARATOR)
+    if sep and key and not path.exists() and Path(head).exists():
+        return Path(head), key
+    return path, None
+
+
+def read_zip(path: Path, key: str | None = None) -> MetaTensor:
+    """A zip of a DICOM series or study (folders inside are walked), read like the folder it unpacks to."""
+    with tempfile.TemporaryDirectory(prefix="clipzoo-medical-zip-") as tmp:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.extractall(tmp)
+        except zipfile.BadZipFile as err:
+            raise InputError(f"not a valid zip archive: {err}", path) from err
+        try:
+            return read_dicom_series(Path(tmp), key)
+        except InputError as err:  # name the archive, not the temporary folder
+            raise InputError(str(err).split(": ", 1)[-1].replace(tmp, path.name), path) from err
+
+
+def stack_keys(path: str | Path) -> list[str]:
+    """The image stacks of a DICOM folder holding several (``[]`` for anything else, or a folder of one stack)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    try:
+        stacks = scan_series(path)
+    except ClipzooError:
+        return []  # reading the folder reports the problem
+    return sorted(stacks) if len(stacks) > 1 else []
+
+
+def read_scan(path: str | Path) -> MetaTensor:
+    """Read a scan file, DICOM folder or zip (``FOLDER#KEY``: one stack of several); ``InputError`` names the file
+    and the problem."""
+    path, key = split_stack_key(path)
     if not path.exists():
         raise InputError("file not found", path)
     if path.is_dir():
-        img = read_dicom_series(path)
+        img = read_dicom_series(path, key)
+    elif path.suffix.lower() == ZIP_SUFFIX:
+        img = read_zip(path, key)
     elif path.stat().st_size == 0:
         raise InputError("file is empty (0 bytes)", path)
     elif is_nifti(path):
@@ -151,7 +192,7 @@ def read_scan(path: str | Path) -> MetaTensor:
     bad = int((~torch.isfinite(img.as_tensor())).sum())
     if bad:
         raise InputError(f"{bad} NaN or infinite voxel(s) of {img.numel()}", path)
-    img.meta["source"] = str(path)
+    img.meta["source"] = str(path) + (f"{STACK_SEPARATOR}{key}" if key else "")
     return img
 
 

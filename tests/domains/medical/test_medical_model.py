@@ -150,14 +150,22 @@ def test_demo_manifest_matches_findings(demo):
 
 
 def test_findings_metrics_from_a_model(domain, demo, tiny):
+    """The findings are multilabel zero-shot tasks of core's evaluation: AUROC of the softmax over each finding's
+    present/absent prompt pair, with a bootstrap CI, and their mean."""
     from clipzoo.core.data import Manifest
-    from clipzoo.core.evaluate import encode_manifest
+    from clipzoo.core.evaluate import encode_manifest, evaluate
+    from clipzoo.core.zeroshot import PromptPack, class_probabilities, classifier_weights
+    from sklearn.metrics import roc_auc_score
 
     manifest = Manifest.read(demo.heldout)
-    feats = encode_manifest(tiny, domain, manifest)
-    metrics = domain.extra_metrics(tiny, manifest, feats)
+    metrics = evaluate(tiny, domain, manifest).metrics
     present = [f for f in ("nodule", "effusion", "cardiomegaly") if manifest.frame[f].nunique() == 2]
     assert present and all(0 <= metrics[f"{f}_auroc"] <= 1 for f in present)
+    feats = encode_manifest(tiny, domain, manifest)
+    for f in present:
+        pack = PromptPack.from_dict(f, domain.prompt_packs()[f"finding:{f}"])
+        prob = class_probabilities(feats, classifier_weights(tiny, pack), tiny)[:, 0].numpy()
+        assert metrics[f"{f}_auroc"] == pytest.approx(roc_auc_score(manifest.frame[f], prob))
     assert all(metrics[f"{f}_auroc_ci_low"] <= metrics[f"{f}_auroc"] <= metrics[f"{f}_auroc_ci_high"] for f in present)
     assert metrics["findings_mean_auroc"] == pytest.approx(np.mean([metrics[f"{f}_auroc"] for f in present]))
 

@@ -193,7 +193,7 @@ def test_mixed_series_named_and_split(tmp_path, phantom):
     shutil.copytree(CT5N, mixed)
     for f in (phantom["root"] / "series").iterdir():
         shutil.copy(f, mixed / f"P-{f.name}")
-    with pytest.raises(InputError, match=r"mixed: folder mixes 2 series: .*\(6 files\); .*\(5 files\)"):
+    with pytest.raises(InputError, match=r"mixed: folder holds 2 image stacks: .*6 images\); .*5 images\); name one"):
         read_scan(mixed)
     parts = split_series_folder(mixed, tmp_path / "split")
     shapes = sorted(read_scan(p).shape[-1] for p in parts.values())
