@@ -22,7 +22,7 @@ def test_train_medical_trains_the_2d_stage_then_pooling_on_a_locked_trunk(tmp_pa
     out = capsys.readouterr().out
     assert re.search(r"stage 2d: \S+train2d\.csv \(\d+ samples", out), out
     assert re.search(r"stage 3d: \S+train\.csv \(\d+ samples.*image trunk locked", out), out
-    assert "findings_mean_auroc" in out
+    assert "finding        AUROC   95% bootstrap CI" in out and re.search(r"^  mean +[0-9.]+$", out, flags=re.M)
     stage2d = load_checkpoint_file(out_dir / "2d" / "last.pt")["model"]
     stage3d = load_checkpoint_file(out_dir / "3d" / "last.pt")["model"]
     trunk = [k for k in stage2d if k.startswith("visual.trunk.")]
