@@ -245,7 +245,11 @@ _SHOWN = ("input", "labels", "scores", "error", "embedding")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from clipzoo.core.errors import InputError
     from clipzoo.pipeline.predict import input_frame, predict
+
+    if args.task == "classify" and not args.labels:
+        raise InputError("classification needs candidate labels: give --labels LABEL [LABEL ...]")
 
     params = {
         "labels": args.labels,
@@ -262,7 +266,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({k: v for k, v in row.items() if not (k == "embedding" and v is None)}, default=float))
         elif row.get("error"):
-            print(f"{row['input']}: ERROR {row['error']}", file=sys.stderr)
+            error = str(row["error"])  # errors name their input already
+            print(f"ERROR {error}" if error.startswith(str(row["input"])) else f"{row['input']}: ERROR {error}",
+                  file=sys.stderr)  # fmt: skip
         else:
             ranked = ", ".join(f"{lb} ({s:.3f})" for lb, s in zip(row["labels"], row["scores"], strict=True))
             extra = {k: v for k, v in row.items() if k not in _SHOWN and v is not None}

@@ -63,7 +63,8 @@ def test_bad_file_is_named_and_others_still_answered(registered_image_model, ima
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     proc = clipzoo("predict", "clipzoo-image", files[0], str(empty), str(corrupt), "--labels", "circle", "star")
     assert proc.returncode == 2
-    assert f"{empty}: file is empty (0 bytes)" in proc.stderr
+    assert f"ERROR {empty}: file is empty (0 bytes)" in proc.stderr
+    assert proc.stderr.count(str(empty)) == 1, "the path is named once"
     assert str(corrupt) in proc.stderr and "not a decodable image" in proc.stderr
     assert proc.stdout.startswith(files[0])
 
@@ -71,7 +72,8 @@ def test_bad_file_is_named_and_others_still_answered(registered_image_model, ima
 def test_user_errors_exit_2_with_a_clear_message(registered_image_model, image_demo, tmp_path, capsys):
     files, _ = _heldout_files(image_demo, 1)
     cases = [
-        (("predict", "clipzoo-image", files[0]), "label list is empty"),
+        (("predict", "clipzoo-image", files[0]), "classification needs candidate labels: give --labels LABEL"),
+        (("predict", "clipzoo-image", files[0], "--labels", "a", "--top-k", "0"), "top_k must be >= 1, got 0"),
         (("predict", "no-such-model", files[0], "--labels", "a"), "no registered model 'no-such-model'"),
         (("predict", "clipzoo-image@nope", files[0], "--labels", "a"), "has no alias 'nope'"),
         (("predict", "clipzoo-image", str(tmp_path / "missing.png"), "--labels", "a"), "file not found"),
