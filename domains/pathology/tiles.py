@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import openslide
 from clipzoo.core.errors import InputError
 from clipzoo.core.files import require_file
 from PIL import Image, UnidentifiedImageError
@@ -17,15 +18,27 @@ MAX_TILE_PX = 8192  # a larger "tile" is a slide: classify it with `clipzoo pred
 SLIDE_HINT = "`clipzoo predict MODEL SLIDE --task slide`"
 
 
+def _as_slide(suffix: str) -> str:
+    """How to classify an image too large for a tile: ``--task slide`` reads TIFF; other formats need converting."""
+    if suffix in (".tif", ".tiff"):
+        return f"treat it as a whole slide ({SLIDE_HINT})"
+    return (
+        f"save it as a pyramidal TIFF (e.g. `vips tiffsave IMAGE{suffix} slide.tif --tile --pyramid`) and classify "
+        f"that with {SLIDE_HINT}"
+    )
+
+
 def read_tile(path: str | Path) -> np.ndarray:
     """Decode a tile to RGB uint8 [h, w, 3], or raise ``InputError`` naming the file and the problem."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in OPENSLIDE_SUFFIXES:
-        raise InputError(
-            f"is a whole-slide image, not a tile; classify it with {SLIDE_HINT}",
-            path,
-        )
+        require_file(path)
+        if openslide.OpenSlide.detect_format(str(path)) is None:
+            raise InputError(
+                f"has a slide extension ({suffix}) but is not a whole-slide image OpenSlide can read", path
+            )
+        raise InputError(f"is a whole-slide image, not a tile; classify it with {SLIDE_HINT}", path)
     if suffix not in TILE_SUFFIXES:
         raise InputError(f"unsupported tile extension {suffix or '(none)'!r}; expected one of {TILE_SUFFIXES}", path)
     require_file(path)
@@ -34,9 +47,7 @@ def read_tile(path: str | Path) -> np.ndarray:
             width, height = img.size
             if max(width, height) > MAX_TILE_PX:
                 raise InputError(
-                    f"is {width}x{height} px, larger than a tile ({MAX_TILE_PX} px): treat it as a whole slide "
-                    f"({SLIDE_HINT})",
-                    path,
+                    f"is {width}x{height} px, larger than a tile ({MAX_TILE_PX} px): {_as_slide(suffix)}", path
                 )
             img.load()
             rgb = img.convert("RGB")

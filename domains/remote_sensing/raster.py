@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -67,12 +68,27 @@ class GeoRaster:
         return float(lon[0]), float(lat[0])
 
 
+def gdal_reason(err: BaseException) -> str:
+    """GDAL's own message: rasterio raises "Read failed. See previous exception for details." with the reason in the
+    exception it chains (a CPLE error naming the block that failed)."""
+    cause = err.__cause__ or err.__context__
+    return str(cause) if cause is not None and str(cause) else str(err)
+
+
+def _read(src: Any, path: Path, *args: Any, **kwargs: Any) -> np.ma.MaskedArray:
+    """``src.read`` with a failed read (a truncated or corrupt file) named and explained."""
+    try:
+        return src.read(*args, **kwargs)
+    except RasterioIOError as err:
+        raise InputError(f"corrupt raster data: {gdal_reason(err)}", path) from err
+
+
 def _open_error(path: Path, err: Exception) -> InputError:
     if not path.exists():
         return InputError("file not found", path)
     if path.is_file() and path.stat().st_size == 0:
         return InputError("file is empty (0 bytes)", path)
-    return InputError(f"not a raster GDAL can read: {err}", path)
+    return InputError(f"not a raster GDAL can read: {gdal_reason(err)}", path)
 
 
 def _names(src: rasterio.io.DatasetReader) -> tuple[str | None, ...]:
@@ -124,10 +140,7 @@ def read_raster(
             _check_window(window, src.width, src.height, path)
         if require_location and src.crs is None:
             raise InputError("raster has no CRS, but a location (lon/lat) is required", path)
-        try:
-            masked = src.read(window=window, masked=True)
-        except RasterioIOError as err:
-            raise InputError(f"corrupt raster data: {err}", path) from err
+        masked = _read(src, path, window=window, masked=True)
         data, valid = _unmask(masked, src.nodatavals)
         raster = GeoRaster(
             path=str(path),
@@ -170,10 +183,12 @@ def read_band_folder(
     if not files:
         raise InputError("folder holds no band files named like *_B02.tif or *_VV.tif", folder)
     with contextlib.ExitStack() as stack:
-        try:
-            srcs = {name: stack.enter_context(rasterio.open(p)) for name, p in files.items()}
-        except (RasterioIOError, OSError) as err:
-            raise InputError(f"unreadable band file: {err}", folder) from err
+        srcs = {}
+        for name, band_file in files.items():
+            try:
+                srcs[name] = stack.enter_context(rasterio.open(band_file))
+            except (RasterioIOError, OSError) as err:
+                raise InputError(f"unreadable band file ({name}): {gdal_reason(err)}", band_file) from err
         multi = [n for n, s in srcs.items() if s.count != 1]
         if multi:
             raise InputError(f"band files {multi} hold more than one band", folder)
@@ -187,7 +202,7 @@ def read_band_folder(
             if src.crs != ref.crs:
                 raise InputError(f"band {name} is in {src.crs}, the others in {ref.crs}", files[name])
             if (src.width, src.height, src.transform) == (ref.width, ref.height, ref.transform):
-                masked = src.read(1, window=window, masked=True)
+                masked = _read(src, files[name], 1, window=window, masked=True)
             else:
                 vrt = stack.enter_context(
                     WarpedVRT(
@@ -199,7 +214,7 @@ def read_band_folder(
                         resampling=Resampling.bilinear,
                     )
                 )
-                masked = vrt.read(1, window=window, masked=True)
+                masked = _read(vrt, files[name], 1, window=window, masked=True)
             arrays.append(np.asarray(masked.data, dtype=np.float32))
             masks.append(~np.ma.getmaskarray(masked))
         tags = {k.upper(): v for k, v in ref.tags().items()}
@@ -246,7 +261,7 @@ def iter_chips(
     with rasterio.Env(GDAL_CACHEMAX=cache_mb), src_ctx as src:
         names, tags = _names(src), {k.upper(): v for k, v in src.tags().items()}
         for window in chip_windows(src.width, src.height, size, stride):
-            data, valid = _unmask(src.read(window=window, masked=True), src.nodatavals)
+            data, valid = _unmask(_read(src, path, window=window, masked=True), src.nodatavals)
             if check and not valid.any():
                 continue  # a chip entirely outside the swath
             if check:

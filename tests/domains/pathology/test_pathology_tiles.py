@@ -81,9 +81,18 @@ def test_bad_tiles_are_named(domain, tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match=r"notes\.txt: unsupported tile extension '\.txt'"):
         domain.read(tmp_path / "notes.txt")
-    (tmp_path / "scan.svs").write_bytes(b"x")
-    with pytest.raises(InputError, match=r"scan\.svs: is a whole-slide image, not a tile"):
+    (tmp_path / "notes.svs").write_bytes(b"a text file renamed")
+    with pytest.raises(InputError, match=r"notes\.svs: has a slide extension \(\.svs\) but is not a whole-slide image"):
+        domain.read(tmp_path / "notes.svs")
+    with tifffile.TiffWriter(tmp_path / "scan.svs") as tiff:  # a tiled TIFF OpenSlide reads as a slide
+        tiff.write(np.zeros((512, 512, 3), np.uint8), tile=(256, 256), photometric="rgb")
+    with pytest.raises(InputError, match=r"scan\.svs: is a whole-slide image, not a tile; classify it with"):
         domain.read(tmp_path / "scan.svs")
+    Image.new("RGB", (8200, 16), "pink").save(tmp_path / "strip.png")
+    with pytest.raises(
+        InputError, match=r"strip\.png: is 8200x16 px, larger than a tile .*save it as a pyramidal TIFF"
+    ):
+        domain.read(tmp_path / "strip.png")
     (tmp_path / "broken.png").write_text("not a png")
     with pytest.raises(InputError, match=r"broken\.png: not a decodable image"):
         domain.read(tmp_path / "broken.png")

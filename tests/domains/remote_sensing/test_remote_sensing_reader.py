@@ -233,6 +233,32 @@ def test_unreadable_files_and_bad_windows_are_named(tmp_path):
         split_window(f"{path}#window=1,2")
 
 
+def test_truncated_rasters_and_bad_band_files_say_what_gdal_found(tmp_path):
+    tiled = {"tiled": True, "blockxsize": 16, "blockysize": 16, "compress": "deflate"}
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", count=2, height=64, width=64, dtype="float32", crs=UTM33,
+                       transform=from_origin(500_000, 4_650_000, 10, 10), **tiled) as dst:  # fmt: skip
+        dst.write(np.random.default_rng(0).random((2, 64, 64), dtype=np.float32))
+        dst.update_tags(BACKSCATTER_UNITS="dB")
+    raw = path.read_bytes()
+    cut = tmp_path / "cut.tif"  # the directory GDAL writes last is gone
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(InputError, match=r"cut\.tif: not a raster GDAL can read: .*TIFFReadDirectory"):
+        read_raster(cut)
+    damaged = tmp_path / "damaged.tif"  # header intact, compressed tiles overwritten
+    damaged.write_bytes(raw[:1024] + bytes(len(raw) // 2 - 1024) + raw[len(raw) // 2 :])
+    with pytest.raises(InputError, match=r"damaged\.tif: corrupt raster data: .*IReadBlock failed") as err:
+        read_raster(damaged)
+    assert "See previous exception" not in str(err.value)
+    folder = tmp_path / "S2A_patch"
+    folder.mkdir()
+    for band in ("B02", "B03", "B04"):
+        write_tif(folder / f"S2A_patch_{band}.tif", np.ones((1, 16, 16), np.uint16))
+    (folder / "S2A_patch_B08.tif").write_text("not a raster")
+    with pytest.raises(InputError, match=r"S2A_patch_B08\.tif: unreadable band file \(B08\): .*not recognized"):
+        read_band_folder(folder)
+
+
 # ------------------------------------------------------------------------------------------------ real data
 
 needs_shared = pytest.mark.skipif(not RS.is_dir(), reason="../shared/data/remote_sensing is absent")
