@@ -9,6 +9,7 @@ MONOCHROME1 images with the usual polarity (bright = dense).
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -106,16 +107,16 @@ def _headers(folder: Path) -> list[tuple[Path, pydicom.Dataset]]:
         try:
             ds = pydicom.dcmread(path, defer_size=1024)  # whole header; pixel data read on first use
         except (InvalidDicomError, OSError, ValueError, EOFError, KeyError) as err:
-            raise InputError(f"corrupt DICOM file: {_plain(err)}", path) from err
+            raise InputError(f"corrupt DICOM file: {pydicom_reason(err)}", path) from err
         if "SeriesInstanceUID" not in ds and "DirectoryRecordSequence" not in ds:
             raise InputError("corrupt DICOM file: the header ends before SeriesInstanceUID (truncated?)", path)
         found.append((path, ds))
     return found
 
 
-def _plain(err: Exception) -> str:
+def pydicom_reason(err: Exception) -> str:
     """pydicom's message without its advice to read with force=True (which would accept a broken file)."""
-    return str(err).split(" or set 'force'")[0].split(", or set 'force")[0].rstrip(" ,;")
+    return re.split(r"[.,;]? *(?:Use|or set) '?force'?(?:=True)?", str(err))[0].rstrip(" ,;.") or type(err).__name__
 
 
 def _image_type(ds: pydicom.Dataset) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from monai.data import MetaTensor, NibabelReader, PILReader
 from monai.transforms import LoadImage, Orientation
 from PIL import Image
 
-from .dicom import PROJECTION_MODALITIES, SeriesReader, scan_series
+from .dicom import PROJECTION_MODALITIES, SeriesReader, pydicom_reason, scan_series
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -82,13 +82,13 @@ def read_dicom_file(path: Path) -> MetaTensor:
     try:
         header = pydicom.dcmread(path, stop_before_pixels=True)
     except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError, KeyError) as err:
-        raise InputError(f"corrupt DICOM file: {err}", path) from err
+        raise InputError(f"corrupt DICOM file: {pydicom_reason(err)}", path) from err
     try:
         img = _quiet_load(path, SeriesReader())
     except ClipzooError:
         raise
     except Exception as err:  # pydicom/MONAI raise many types for truncated files
-        raise InputError(f"corrupt DICOM file: {err}", path) from err
+        raise InputError(f"corrupt DICOM file: {pydicom_reason(err)}", path) from err
     modality = str(header.get("Modality", "OT"))
     img.meta["modality"] = modality
     patient_frame = "ImageOrientationPatient" in header and modality not in PROJECTION_MODALITIES

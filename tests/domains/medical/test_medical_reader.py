@@ -172,6 +172,10 @@ def test_corrupt_dicom_is_named(tmp_path):
     victim.write_bytes(victim.read_bytes()[:200])
     with pytest.raises(InputError, match=rf"{victim.name}: corrupt DICOM"):
         read_scan(folder)
+    (tmp_path / "notes.dcm").write_bytes(b"a text file, not DICOM" * 8)
+    with pytest.raises(InputError, match=r"notes\.dcm: corrupt DICOM file: File is missing DICOM") as err:
+        read_scan(tmp_path / "notes.dcm")
+    assert "force" not in str(err.value)  # pydicom's advice to force-read a broken file is not the user's fix
 
 
 def test_folder_without_pixel_data(tmp_path):
