@@ -21,6 +21,7 @@ from .slide import Slide, open_slide
 from .tiling import TilePlan, iter_tile_batches, plan_tiles
 
 T = TypeVar("T")
+HEATMAP_CMAP = "inferno"
 DEFAULT_KS = (1, 5, 10, 50)
 DEFAULT_K = 10
 
@@ -151,15 +152,16 @@ def classify_slide(
         prediction.embedding = torch.nn.functional.normalize(features.mean(dim=0), dim=0).tolist()
     if heatmap is not None:
         tile_probs = (scale * logits).softmax(dim=-1)[:, order[0]].numpy()
-        prediction.heatmap = str(write_heatmap(plan, tile_probs, heatmap))
+        written = write_heatmap(plan, tile_probs, heatmap, names[order[0]], k, Path(path).name)
+        prediction.heatmap = str(written)
     return prediction
 
 
-def write_heatmap(plan: TilePlan, tile_scores: np.ndarray, path: str | Path, alpha: float = 0.5) -> Path:
-    """Per-tile scores in [0, 1] as a colour map blended over the thumbnail (skipped tiles left clear), as PNG."""
+def overlay(plan: TilePlan, tile_scores: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Per-tile scores in [0, 1] as the inferno colour map blended over the slide's thumbnail (skipped tiles left
+    clear): an RGB uint8 array of the thumbnail's size."""
     import cv2
     from matplotlib import colormaps
-    from PIL import Image
 
     cols, rows = plan.grid_shape
     grid = np.full((rows, cols), np.nan, np.float32)
@@ -168,13 +170,44 @@ def write_heatmap(plan: TilePlan, tile_scores: np.ndarray, path: str | Path, alp
     gw = max(1, round(plan.size0 * cols * plan.thumb_scale))
     gh = max(1, round(plan.size0 * rows * plan.thumb_scale))
     up = cv2.resize(grid, (gw, gh), interpolation=cv2.INTER_NEAREST)
-    colours = colormaps["inferno"](np.nan_to_num(up, nan=0.0))[..., :3] * 255
+    colours = colormaps[HEATMAP_CMAP](np.nan_to_num(up, nan=0.0))[..., :3] * 255
     out = thumb.astype(np.float32).copy()
     region = out[:gh, :gw]
     have = ~np.isnan(up)[: region.shape[0], : region.shape[1]]
     blend = (1 - alpha) * region + alpha * colours[: region.shape[0], : region.shape[1]]
     region[have] = blend[have]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def heatmap_figure(plan: TilePlan, tile_scores: np.ndarray, label: str, k: int, slide_name: str) -> Any:
+    """The overlay with a colour bar of the tile probability, titled with the slide, the label and K."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import cm, colors
+
+    image = overlay(plan, tile_scores)
+    height, width = image.shape[:2]
+    fig, ax = plt.subplots(figsize=(8.0, max(2.5, 8.0 * height / max(width, 1))))
+    ax.imshow(image)
+    ax.set_axis_off()
+    ax.set_title(f"{slide_name}: P({label}) per tile\nslide label by top-{k} pooling of tile scores", fontsize=10)
+    scale = cm.ScalarMappable(norm=colors.Normalize(0.0, 1.0), cmap=HEATMAP_CMAP)
+    fig.colorbar(scale, ax=ax, fraction=0.04, pad=0.02, label=f"P({label})")
+    fig.tight_layout()
+    return fig
+
+
+def write_heatmap(
+    plan: TilePlan, tile_scores: np.ndarray, path: str | Path, label: str, k: int, slide_name: str
+) -> Path:
+    """The heatmap figure of the predicted label as PNG."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)).save(path)
+    fig = heatmap_figure(plan, tile_scores, label, k, slide_name)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     return path
