@@ -45,18 +45,18 @@ def manifest_tags(folder: str | Path) -> dict[str, str]:
 
 
 def verify_manifest(folder: str | Path, tags: dict[str, str], what: str) -> None:
-    """Compare every file under ``folder`` with the manifest in ``tags``; raise ``ChecksumError`` naming the first
-    file that differs, is missing or was added. ``what`` names the model in the message."""
+    """Compare every file under ``folder`` with the manifest in ``tags``; raise ``ChecksumError`` (one line) naming
+    each file that differs, is missing or was added. ``what`` names the model in the message."""
     if MANIFEST_TAG not in tags or MANIFEST_SHA_TAG not in tags:
         raise ChecksumError(f"{what}: the registry records no manifest for it; refusing to load unverified files")
     expected = json.loads(tags[MANIFEST_TAG])
     if manifest_digest(expected) != tags[MANIFEST_SHA_TAG]:
         raise ChecksumError(f"{what}: its registry manifest does not match its own digest")
     actual = artifact_manifest(folder)
-    for name in sorted(set(expected) | set(actual)):
-        if name not in actual:
-            raise ChecksumError(f"{what}: {name} is missing from the artifact")
-        if name not in expected:
-            raise ChecksumError(f"{what}: {name} is in the artifact but not in its registry manifest")
-        if actual[name] != expected[name]:
-            raise ChecksumError(f"{what}: {name} differs from the registered file (sha256 {actual[name][:16]}...)")
+    changed = [n for n in sorted(set(expected) & set(actual)) if actual[n] != expected[n]]
+    missing = sorted(set(expected) - set(actual))
+    added = sorted(set(actual) - set(expected))
+    problems = [f"{n} differs from the registered file" for n in changed]
+    problems += [f"{n} is missing" for n in missing] + [f"{n} was added" for n in added]
+    if problems:
+        raise ChecksumError(f"{what}: refused: " + "; ".join(problems))

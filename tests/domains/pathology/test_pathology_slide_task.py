@@ -160,8 +160,9 @@ def test_bad_settings_are_named(pyfunc, slides, options, message):
 
 
 @pytest.fixture(scope="module")
-def server(model):
-    with served(model, "serve-pathology.log") as url:
+def server(model, slides):
+    root = os.path.commonpath([str(p) for p in slides.values()])
+    with served(model, "serve-pathology.log", "--data-root", root) as url:
         yield url
 
 
