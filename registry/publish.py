@@ -10,6 +10,7 @@ should this one be killed.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -35,6 +36,15 @@ from .tracking import configure, registered_name
 log = logging.getLogger(__name__)
 
 PYFUNC_CODE = str(Path(__file__).with_name("pyfunc_model.py"))
+# Test hook: when set, each registration stage is appended to this file as it begins (kill tests aim at them).
+STAGES_ENV = "CLIPZOO_DEBUG_REGISTRATION_STAGES"
+
+
+def _stage(name: str) -> None:
+    path = os.environ.get(STAGES_ENV)
+    if path:
+        with open(path, "a") as fh:
+            fh.write(name + "\n")
 
 
 def pip_requirements(domain: str | None = None) -> list[str]:
@@ -125,13 +135,16 @@ def publish(
     mv = version_of_run(client, name, run_id)
     if mv is None:
         fail_pending_models(client, run_id)  # a log_model of this run cut short by a kill
+        _stage("logging")
         model_uri, tags = _log_and_check(clip, card, metadata, example)
         tags |= {PRIMARY_METRIC_TAG: primary_metric, PRIMARY_VALUE_TAG: repr(value)}
+        _stage("registering")
         mv = register_version(client, name, clip.spec.domain, model_uri, run_id, tags)
     else:
         log.info("run %s already registered %s version %s: reusing it", run_id, name, mv.version)
         primary_metric = mv.tags.get(PRIMARY_METRIC_TAG, primary_metric)
         value = float(mv.tags.get(PRIMARY_VALUE_TAG, value))
+    _stage("champion")
     champion = settle_champion(client, name, str(mv.version), primary_metric, value)
     log.info("registered %s version %s (champion: %s)", name, mv.version, champion)
     return Published(name, str(mv.version), f"models:/{name}/{mv.version}", champion, primary_metric, value)
