@@ -89,11 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embeddings", action="store_true", help="include embeddings in the output")
     p.add_argument("--json", action="store_true", help="print JSON lines")
 
-    p = sub.add_parser("serve", help="serve a registered model with `mlflow models serve`")
+    p = sub.add_parser("serve", help="serve a registered model with MLflow's scoring server")
     p.add_argument("model")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="beyond loopback only behind a proxy that authenticates")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder whose files requests may name as 'path' (repeatable); none: only base64 'data' and 'text'",
+    )
+    p.add_argument("--timeout", type=int, default=60, help="seconds a request may take (504, and its work stops)")
+    p.add_argument("--max-body-mb", type=float, default=32, help="largest request body (413 beyond)")
+    p.add_argument("--max-rows", type=int, default=64, help="most inputs in one request")
+    p.add_argument("--max-pixels", type=int, default=40_000_000, help="largest width*height of an image input")
+    p.add_argument("--max-labels", type=int, default=256, help="most labels (or templates) in one request")
 
     p = sub.add_parser("demo", help="end to end on bundled synthetic data: train, evaluate, register, predict")
     p.add_argument("domain")
@@ -279,11 +291,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from clipzoo.registry.serving import serve_command, serve_env
+    from clipzoo.registry.limits import ServeLimits
+    from clipzoo.registry.serving import plan_serving
 
-    cmd = serve_command(args.model, host=args.host, port=args.port, workers=args.workers)
-    print("serving:", " ".join(cmd), file=sys.stderr, flush=True)
-    os.execvpe(cmd[0], cmd, serve_env())
+    limits = ServeLimits(
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        max_rows=args.max_rows,
+        max_pixels=args.max_pixels,
+        max_labels=args.max_labels,
+        timeout_s=args.timeout,
+    ).with_roots(args.data_root)
+    plan = plan_serving(args.model, limits, host=args.host, port=args.port, workers=args.workers)
+    if plan.warning:
+        print(plan.warning, file=sys.stderr)
+    print("serving (verified):", " ".join(plan.command), file=sys.stderr, flush=True)
+    os.execvpe(plan.command[0], plan.command, plan.env)
     return 0  # not reached
 
 

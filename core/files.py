@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError
+from .guards import check_pixels
 
 DONE_MARKER = "DONE.json"
 
@@ -27,15 +28,18 @@ def require_file(path: str | Path) -> Path:
 
 
 def open_image(path: str | Path) -> Image.Image:
-    """Decode an image file fully (in its own mode), or raise ``InputError`` naming the file and what is wrong."""
+    """Decode an image file fully (in its own mode), or raise ``InputError`` naming the file and what is wrong.
+
+    The size its header declares is checked against the request's pixel budget (``guards``) before decoding."""
     path = require_file(path)
     try:
         with Image.open(path) as img:
+            check_pixels(*img.size, name=str(path))
             img.load()  # decoded into memory: the image outlives the closed file
         return img
     except UnidentifiedImageError as err:
         raise InputError("not a decodable image (unknown or corrupt format)", path) from err
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(f"corrupt image: {err}", path) from err
 
 

@@ -12,6 +12,7 @@ import torch
 from .batch import move_to
 from .domain import Domain
 from .errors import ClipzooError, InputError
+from .guards import check_deadline
 from .model import ClipModel
 from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
 
@@ -104,6 +105,7 @@ class Predictor:
         tensors: list[torch.Tensor] = []
         errors: list[str | None] = []
         for item in items:
+            check_deadline()  # between rows: a request past its time limit stops computing
             if not item.has_file:
                 errors.append(f"{item.name}: a text alone cannot be {self.domain.modality} input for this task")
                 continue
@@ -114,14 +116,11 @@ class Predictor:
                 errors.append(str(err))
         if not tensors:
             return None, errors
-        chunks = [
-            self.clip.model.encode_image(
-                move_to(self.domain.collate(tensors[i : i + self.batch_size]), self.device), normalize=True
-            )
-            .float()
-            .cpu()
-            for i in range(0, len(tensors), self.batch_size)
-        ]
+        chunks = []
+        for i in range(0, len(tensors), self.batch_size):
+            check_deadline()  # between batches
+            batch = move_to(self.domain.collate(tensors[i : i + self.batch_size]), self.device)
+            chunks.append(self.clip.model.encode_image(batch, normalize=True).float().cpu())
         return torch.cat(chunks), errors
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError
+from .guards import check_deadline
 from .model import ClipModel
 
 
@@ -68,10 +69,11 @@ class PromptPack:
 def encode_texts(clip: ClipModel, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
     """L2-normalised text embeddings, in batches."""
     device = next(clip.model.parameters()).device
-    out = [
-        clip.model.encode_text(clip.tokenize(list(texts[i : i + batch_size])).to(device), normalize=True).float()
-        for i in range(0, len(texts), batch_size)
-    ]
+    out = []
+    for i in range(0, len(texts), batch_size):
+        check_deadline()  # a served request past its time limit stops between batches
+        tokens = clip.tokenize(list(texts[i : i + batch_size])).to(device)
+        out.append(clip.model.encode_text(tokens, normalize=True).float())
     return torch.cat(out).cpu()
 
 

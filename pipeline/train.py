@@ -28,6 +28,7 @@ from clipzoo.core.train import TrainConfig, Trainer
 from clipzoo.registry import plots
 from clipzoo.registry.callbacks import MlflowLogger
 from clipzoo.registry.publish import Published
+from clipzoo.registry.runs import recover_run
 from clipzoo.registry.tracking import clipzoo_home, experiment_for
 
 from .data import TrainingData, training_data
@@ -185,6 +186,7 @@ def train(
     experiment_for(domain.name)
     run_file = out / RUN_ID_FILE
     run_id = run_file.read_text().strip() if run_file.is_file() else None
+    recover_run(run_id)  # a run left RUNNING by a killed command is marked FAILED, then resumed below
     with mlflow.start_run(run_id=run_id, run_name=f"{domain.name}-{spec.name}") as run:
         run_file.write_text(run.info.run_id)
         result.run_id = run.info.run_id

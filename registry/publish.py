@@ -1,13 +1,16 @@
 """Log a trained model to MLflow from code, check it loads and predicts, register it, move ``champion`` if earned.
 
 Nothing is half-registered: the version is created only after the logged model has been loaded back and has
-answered a prediction, and a failure while tagging it deletes the version again.
+answered a prediction, in one call that also writes its tags (weights sha256, primary metric, the artifact manifest);
+the alias moves last (``champion.py``). A run that already registered a version gets that version back instead of a
+second one, and the temporary package folder lives under ``CLIPZOO_HOME/tmp`` where the next command removes it
+should this one be killed.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
+import os
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -18,16 +21,30 @@ import mlflow
 import pandas as pd
 from clipzoo.core.errors import ClipzooError
 from clipzoo.core.model import ClipModel
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from .catalog import CHAMPION, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
+from .catalog import PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
+from .champion import settle_champion
+from .manifest import manifest_tags
 from .package import RUNTIME_PACKAGES, WEIGHTS, write_package
 from .pyfunc import MODEL_DIR_ARTIFACT, SIGNATURE
+from .runs import fail_pending_models, version_of_run
+from .scratch import scratch
 from .tracking import configure, registered_name
 
 log = logging.getLogger(__name__)
 
 PYFUNC_CODE = str(Path(__file__).with_name("pyfunc_model.py"))
+# Test hook: when set, each registration stage is appended to this file as it begins (kill tests aim at them).
+STAGES_ENV = "CLIPZOO_DEBUG_REGISTRATION_STAGES"
+
+
+def _stage(name: str) -> None:
+    path = os.environ.get(STAGES_ENV)
+    if path:
+        with open(path, "a") as fh:
+            fh.write(name + "\n")
 
 
 def pip_requirements(domain: str | None = None) -> list[str]:
@@ -50,14 +67,49 @@ class Published:
     primary_value: float
 
 
-def _is_at_least_champion(client: MlflowClient, name: str, metric: str, value: float) -> bool:
-    aliases = client.get_registered_model(name).aliases
-    if CHAMPION not in aliases:
-        return True
-    current = client.get_model_version(name, aliases[CHAMPION])
-    if current.tags.get(PRIMARY_METRIC_TAG) != metric:
-        return True
-    return value >= float(current.tags.get(PRIMARY_VALUE_TAG, "-inf"))
+def _log_and_check(clip: ClipModel, card: str, metadata: dict[str, Any], example: dict[str, Any]) -> tuple[str, dict]:
+    """Log the pyfunc model, load the logged files back and smoke-test them; returns its URI and registry tags."""
+    with scratch("package") as tmp:
+        folder = tmp / "clipzoo_model"
+        sums = write_package(clip, folder, card, metadata)
+        with warnings.catch_warnings():
+            # The smoke prediction below does what an input example would, on a real file of the domain.
+            warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=PYFUNC_CODE,
+                artifacts={MODEL_DIR_ARTIFACT: str(folder)},
+                signature=SIGNATURE,
+                model_config={"local_files": False},  # served: data roots and limits; the CLI loads it with True
+                pip_requirements=pip_requirements(clip.spec.domain),
+                metadata={"clipzoo_domain": clip.spec.domain, "weights_sha256": sums[WEIGHTS]},
+            )
+    with scratch("logged") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp))
+        tags = {SHA_TAG: sums[WEIGHTS], **manifest_tags(local)}
+        loaded = mlflow.pyfunc.load_model(local, model_config={"local_files": True})
+        answer = loaded.predict(pd.DataFrame(example["inputs"]), params=example.get("params"))
+    if answer["error"].notna().any():
+        raise ClipzooError(f"the logged model failed its smoke prediction: {answer['error'].tolist()}")
+    return info.model_uri, tags
+
+
+def _ensure_registered_model(client: MlflowClient, name: str, domain: str) -> None:
+    try:
+        client.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        try:
+            client.create_registered_model(name, description=f"clipzoo {domain} CLIP models")
+        except mlflow.exceptions.MlflowException:
+            client.get_registered_model(name)  # created by a concurrent registration: fine
+
+
+def register_version(
+    client: MlflowClient, name: str, domain: str, model_uri: str, run_id: str, tags: dict[str, str]
+) -> ModelVersion:
+    """Create the version with all its tags in one call (a version never exists without them)."""
+    _ensure_registered_model(client, name, domain)
+    return client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags)
 
 
 def publish(
@@ -69,7 +121,8 @@ def publish(
     example: dict[str, Any],
 ) -> Published:
     """Inside an active MLflow run: log the pyfunc model, smoke-test it on ``example`` (a payload frame + params),
-    register it as ``clipzoo-<domain>`` and make it champion when ``primary_metric`` is at least the champion's."""
+    register it as ``clipzoo-<domain>`` and make it champion when ``primary_metric`` is at least the champion's.
+    A run that already registered a version (a rerun after a kill) reuses it."""
     client = configure()
     run = mlflow.active_run()
     if run is None:
@@ -77,40 +130,21 @@ def publish(
     if primary_metric not in metrics:
         raise ClipzooError(f"evaluation did not produce the primary metric {primary_metric!r}")
     value = float(metrics[primary_metric])
-    with tempfile.TemporaryDirectory(prefix="clipzoo-package-") as tmp:
-        folder = Path(tmp) / "clipzoo_model"
-        sums = write_package(clip, folder, card, metadata)
-        with warnings.catch_warnings():
-            # The smoke prediction below does what an input example would, on a real file of the domain.
-            warnings.filterwarnings("ignore", message=".*input example was not provided.*")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=PYFUNC_CODE,
-                artifacts={MODEL_DIR_ARTIFACT: str(folder)},
-                signature=SIGNATURE,
-                pip_requirements=pip_requirements(clip.spec.domain),
-                metadata={"clipzoo_domain": clip.spec.domain, "weights_sha256": sums[WEIGHTS]},
-            )
-    loaded = mlflow.pyfunc.load_model(info.model_uri)
-    answer = loaded.predict(pd.DataFrame(example["inputs"]), params=example.get("params"))
-    if answer["error"].notna().any():
-        raise ClipzooError(f"the logged model failed its smoke prediction: {answer['error'].tolist()}")
-
+    run_id = run.info.run_id
     name = registered_name(clip.spec.domain)
-    try:
-        client.get_registered_model(name)
-    except mlflow.exceptions.MlflowException:
-        client.create_registered_model(name, description=f"clipzoo {clip.spec.domain} CLIP models")
-    champion = _is_at_least_champion(client, name, primary_metric, value)
-    mv = client.create_model_version(name, source=info.model_uri, run_id=run.info.run_id)
-    try:
-        client.set_model_version_tag(name, mv.version, SHA_TAG, sums[WEIGHTS])
-        client.set_model_version_tag(name, mv.version, PRIMARY_METRIC_TAG, primary_metric)
-        client.set_model_version_tag(name, mv.version, PRIMARY_VALUE_TAG, repr(value))
-        if champion:
-            client.set_registered_model_alias(name, CHAMPION, mv.version)
-    except Exception:
-        client.delete_model_version(name, mv.version)
-        raise
+    mv = version_of_run(client, name, run_id)
+    if mv is None:
+        fail_pending_models(client, run_id)  # a log_model of this run cut short by a kill
+        _stage("logging")
+        model_uri, tags = _log_and_check(clip, card, metadata, example)
+        tags |= {PRIMARY_METRIC_TAG: primary_metric, PRIMARY_VALUE_TAG: repr(value)}
+        _stage("registering")
+        mv = register_version(client, name, clip.spec.domain, model_uri, run_id, tags)
+    else:
+        log.info("run %s already registered %s version %s: reusing it", run_id, name, mv.version)
+        primary_metric = mv.tags.get(PRIMARY_METRIC_TAG, primary_metric)
+        value = float(mv.tags.get(PRIMARY_VALUE_TAG, value))
+    _stage("champion")
+    champion = settle_champion(client, name, str(mv.version), primary_metric, value)
     log.info("registered %s version %s (champion: %s)", name, mv.version, champion)
     return Published(name, str(mv.version), f"models:/{name}/{mv.version}", champion, primary_metric, value)

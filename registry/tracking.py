@@ -1,11 +1,13 @@
 """Where runs and models live: a local SQLite MLflow store under a per-user clipzoo folder by default.
 
 ``MLFLOW_TRACKING_URI`` overrides the store; ``CLIPZOO_HOME`` moves the folder (default ``~/.clipzoo``). MLflow's
-telemetry is switched off.
+telemetry is switched off. A local store is created under a file lock, so commands started together on a fresh
+``CLIPZOO_HOME`` (two shells, or the ranks of torchrun) do not race to create its tables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -16,6 +18,10 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import mlflow
 from mlflow.tracking import MlflowClient
+
+from .locks import file_lock, lock_folder
+
+_READY: set[str] = set()  # stores this process has created or opened under the lock
 
 
 def clipzoo_home() -> Path:
@@ -38,7 +44,21 @@ def configure() -> MlflowClient:
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    folder = lock_folder(uri, clipzoo_home())
+    if uri in _READY or folder is None:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with file_lock(folder, "mlflow-store"):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)  # creates (or migrates) the tracking tables
+        client.search_registered_models(max_results=1)  # and the registry's
+    _READY.add(uri)
+    return client
+
+
+def store_lock(name: str) -> contextlib.AbstractContextManager:
+    """A lock every command using this (local) store shares; a remote store gets none (callers re-check instead)."""
+    folder = lock_folder(tracking_uri(), clipzoo_home())
+    return contextlib.nullcontext() if folder is None else file_lock(folder, name)
 
 
 def experiment_for(domain: str) -> str:
@@ -50,7 +70,13 @@ def experiment_for(domain: str) -> str:
         location = None
         if tracking_uri().startswith("sqlite:"):
             location = (artifact_root() / name).as_uri()
-        exp_id = client.create_experiment(name, artifact_location=location)
+        try:
+            exp_id = client.create_experiment(name, artifact_location=location)
+        except mlflow.exceptions.MlflowException:  # another command created it meanwhile
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            exp_id = exp.experiment_id
     else:
         exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)

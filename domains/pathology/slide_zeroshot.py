@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from clipzoo.core.guards import check_deadline
 from clipzoo.core.model import ClipModel
 from clipzoo.core.zeroshot import PromptPack, classifier_weights
 
@@ -53,6 +54,7 @@ def encode_slide(
 
     chunks = []
     for batch in _timed(prefetched(inputs()) if prefetch else inputs(), times, "wait"):
+        check_deadline()  # a served request past its time limit stops here, between tile batches
         start = time.perf_counter()
         chunks.append(clip.model.encode_image(batch.to(device), normalize=True).float().cpu())
         times["encode"] = times.get("encode", 0.0) + time.perf_counter() - start

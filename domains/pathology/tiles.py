@@ -8,6 +8,7 @@ import numpy as np
 import openslide
 from clipzoo.core.errors import InputError
 from clipzoo.core.files import require_file
+from clipzoo.core.guards import check_pixels
 from PIL import Image, UnidentifiedImageError
 
 from .slide import OPENSLIDE_SUFFIXES
@@ -45,6 +46,7 @@ def read_tile(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             width, height = img.size
+            check_pixels(width, height, name=str(path))
             if max(width, height) > MAX_TILE_PX:
                 raise InputError(
                     f"is {width}x{height} px, larger than a tile ({MAX_TILE_PX} px): {_as_slide(suffix)}", path

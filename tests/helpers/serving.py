@@ -24,13 +24,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(model: str, log_name: str, startup_s: float = 300) -> Iterator[str]:
-    """Serve a registered model; yields its base URL once ``/ping`` answers, fails the test with the server's log if
-    it exits or does not come up, and stops it afterwards."""
+def served(model: str, log_name: str, *options: str, startup_s: float = 300) -> Iterator[str]:
+    """Serve a registered model (``options``: more ``clipzoo serve`` flags); yields its base URL once ``/ping``
+    answers, fails the test with the server's log if it exits or does not come up, and stops it afterwards."""
     port = free_port()
     log_path = Path(os.environ["CLIPZOO_HOME"]) / log_name
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "clipzoo.cli.main", "serve", model, "--port", str(port)]
+    cmd = [sys.executable, "-m", "clipzoo.cli.main", "serve", model, "--port", str(port), *options]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"

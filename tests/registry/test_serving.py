@@ -1,4 +1,5 @@
-"""A real `mlflow models serve` process on 127.0.0.1 answering /invocations, 400 on bad input, still serving."""
+"""A real `clipzoo serve` process (MLflow's scoring server) on 127.0.0.1 answering /invocations, 400 on bad input,
+still serving. Security and limits: see test_serving_limits.py, which reuses this module's server."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ import pandas as pd
 import pytest
 import requests
 
-from tests.helpers.serving import served
-
 
 @pytest.fixture(scope="module")
-def server(registered_image_model):
-    with served(f"clipzoo-image/{registered_image_model.published.version}", "serve.log") as url:
-        yield url
+def server(image_server):
+    return image_server
 
 
 def _files(image_demo, n=2):
@@ -66,6 +64,12 @@ def test_base64_files_with_embeddings(server, image_demo):
     assert by_path["scores"] == pytest.approx(row["scores"], abs=1e-5)
 
 
+def test_a_missing_file_under_the_data_root_is_named(server, image_demo):
+    missing = str(Path(image_demo.heldout).parent / "images" / "missing.png")
+    reply = _post(server, {"inputs": {"path": [missing]}, "params": {"labels": ["a"]}})
+    assert reply.status_code == 400 and "file not found" in reply.json()["message"]
+
+
 @pytest.mark.parametrize(
     "payload, message",
     [
@@ -87,9 +91,9 @@ def test_base64_files_with_embeddings(server, image_demo):
             },
             "not a decodable image",
         ),
-        ({"inputs": {"path": ["/nonexistent/file.png"]}, "params": {"labels": ["a"]}}, "file not found"),
-        ({"inputs": {"path": ["/x.png"]}, "params": {"labels": []}}, "label list is empty"),
-        ({"inputs": {"path": ["/x.png"]}, "params": {"labels": ["a"], "task": "dance"}}, "unknown task"),
+        ({"inputs": {"path": ["/nonexistent/file.png"]}, "params": {"labels": ["a"]}}, "not under a data root"),
+        ({"inputs": {"text": ["x"]}, "params": {"labels": []}}, "label list is empty"),
+        ({"inputs": {"text": ["x"]}, "params": {"labels": ["a"], "task": "dance"}}, "unknown task"),
         ({"inputs": {"other": ["x"]}}, "'path', base64 'data' or 'text'"),
     ],
 )

@@ -12,8 +12,9 @@ from tests.helpers.serving import served
 
 
 @pytest.fixture(scope="module")
-def server(registered_fashion):
-    with served(registered_fashion, "fashion-serve.log") as url:
+def server(registered_fashion, fashion_catalogue, fashion_files):
+    roots = ["--data-root", str(fashion_catalogue.parent), "--data-root", str(Path(fashion_files["heldout"]).parent)]
+    with served(registered_fashion, "fashion-serve.log", *roots) as url:
         yield url
 
 
@@ -40,9 +41,12 @@ def test_served_model_answers_text_and_composed_searches(server, fashion_catalog
     assert composed["query"] == "image+text (Combiner)"
 
 
-def test_bad_search_gets_400_and_the_server_keeps_serving(server, fashion_catalogue, tmp_path):
-    reply = _post(server, {"inputs": {"text": ["bag"]}, "params": {"task": "search", "catalogue": str(tmp_path)}})
+def test_bad_search_gets_400_and_the_server_keeps_serving(server, fashion_catalogue, fashion_files, tmp_path):
+    not_a_catalogue = str(Path(fashion_files["heldout"]).parent)  # under a data root, but no index
+    reply = _post(server, {"inputs": {"text": ["bag"]}, "params": {"task": "search", "catalogue": not_a_catalogue}})
     assert reply.status_code == 400 and "not a product catalogue" in reply.json()["message"], reply.text
+    reply = _post(server, {"inputs": {"text": ["bag"]}, "params": {"task": "search", "catalogue": str(tmp_path)}})
+    assert reply.status_code == 400 and "'catalogue' is not under a data root" in reply.json()["message"]
     reply = _post(server, {"inputs": {"text": ["bag"]}, "params": {"task": "search"}})
     assert reply.status_code == 400 and "needs a catalogue folder" in reply.json()["message"], reply.text
     ok = _post(server, {"inputs": {"text": ["bag"]}, "params": {"task": "search", "catalogue": str(fashion_catalogue)}})

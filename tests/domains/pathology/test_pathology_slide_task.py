@@ -180,8 +180,8 @@ def test_bad_settings_are_named(pyfunc, slides, options, message):
 
 
 @pytest.fixture(scope="module")
-def server(model):
-    with served(model, "serve-pathology.log") as url:
+def server(model, slides):
+    with served(model, "serve-pathology.log", "--data-root", str(slides["fake"].parent)) as url:
         yield url
 
 
