@@ -83,7 +83,7 @@ class FashionDomain(Domain):
 
     def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
         if small:
-            return {"epochs": 1, "batch_size": 16, "warmup_steps": 2, "lr": 1e-3, "stages": {"combiner": {"epochs": 5}}}
+            return {"epochs": 4, "batch_size": 16, "warmup_steps": 2, "lr": 2e-3, "stages": {"combiner": {"epochs": 5}}}
         return {"epochs": 8, "batch_size": 100, "warmup_steps": 20, "lr": 1e-3, "weight_decay": 0.05}
 
     def write_demo_data(self, root: Path, seed: int = 0, small: bool = False) -> DemoData:

@@ -54,7 +54,8 @@ STAGE_3D = Stage(
 )
 DEMO_2D = {"epochs": 20, "batch_size": 64, "warmup_steps": 20, "lr": 2e-3, "weight_decay": 0.05}
 DEMO_3D = {"epochs": 12, "batch_size": 32, "warmup_steps": 10, "lr": 2e-3, "weight_decay": 0.05}
-SMALL = {"epochs": 1, "batch_size": 8, "warmup_steps": 1, "lr": 1e-3}
+SMALL_2D = {"epochs": 4, "batch_size": 8, "warmup_steps": 1, "lr": 2e-3}
+SMALL_3D = {"epochs": 3, "batch_size": 8, "warmup_steps": 1, "lr": 2e-3}
 DEMO_LABELS = ["lung nodule", "pleural effusion", "normal chest"]
 
 
@@ -192,7 +193,7 @@ class MedicalDomain(Domain):
     def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
         """The 3D stage's settings, and the 2D stage's under ``stages``."""
         if small:
-            return {**SMALL, "stages": {STAGE_2D.name: dict(SMALL)}}
+            return {**SMALL_3D, "stages": {STAGE_2D.name: dict(SMALL_2D)}}
         return {**DEMO_3D, "stages": {STAGE_2D.name: dict(DEMO_2D)}}
 
     def demo_queries(self, demo: DemoData, clip: Any, ref: str, workdir: Path) -> list[DemoQuery]:

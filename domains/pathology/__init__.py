@@ -84,7 +84,7 @@ class PathologyDomain(Domain):
 
     def demo_train_defaults(self, small: bool = False) -> dict[str, Any]:
         if small:
-            return {"epochs": 1, "batch_size": 24, "warmup_steps": 2, "lr": 1e-3}
+            return {"epochs": 6, "batch_size": 12, "warmup_steps": 2, "lr": 2e-3}
         return {"epochs": 6, "batch_size": 100, "warmup_steps": 12, "lr": 1e-3, "weight_decay": 0.05}
 
     def write_demo_data(self, root: Path, seed: int = 0, small: bool = False) -> DemoData:

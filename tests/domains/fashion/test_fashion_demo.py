@@ -13,6 +13,8 @@ from clipzoo.registry.catalog import resolve
 from clipzoo.registry.loading import load_clip
 from clipzoo.registry.tracking import clipzoo_home
 
+from tests.helpers.metrics import printed_metric
+
 
 @pytest.fixture(scope="module")
 def demo_output():
@@ -32,6 +34,8 @@ def test_demo_trains_both_stages_registers_and_searches(demo_output):
                    "text_to_product_MRR", "composed_sum_R@10", "composed_sum_R@50", "composed_combiner_R@10",
                    "composed_combiner_R@50"):  # fmt: skip
         assert f"  {metric} " in out, metric
+    # 8 colours: chance 1/8 (always naming the commonest colour, red, scores 7/30); the small demo reaches 0.43
+    assert printed_metric(out, "colour_top1") >= 1 / 8 + 0.15
     assert "registered clipzoo-fashion version" in out
     assert 'text "blue striped dress":' in out and "composed: FP" in out and "<- target" in out
     assert resolve("clipzoo-fashion@champion").version is not None

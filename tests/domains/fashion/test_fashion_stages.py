@@ -23,7 +23,7 @@ def test_train_fashion_on_the_demo_files_equals_the_demo(capsys, tmp_path):
     data = demo_data(get_domain("fashion"), small=True)
     # the demo's small settings, spelled out; the triplets are found beside the training manifest
     assert main(["train", "fashion", "--data", str(data.train), "--heldout", str(data.heldout),
-                 "--epochs", "1", "--batch-size", "16", "--warmup-steps", "2", "--lr", "1e-3",
+                 "--epochs", "4", "--batch-size", "16", "--warmup-steps", "2", "--lr", "2e-3",
                  "--stage", "combiner.epochs=5", "--output-dir", str(tmp_path / "train")]) == 0  # fmt: skip
     train_out = capsys.readouterr().out
     assert re.search(r"stage combiner: \d+ triplets from \S+train\.triplets\.csv, 5 epochs", train_out), train_out

@@ -22,6 +22,8 @@ from clipzoo.registry.loading import load_pyfunc
 from clipzoo.registry.tracking import configure
 from nibabel.testing import data_path
 
+from tests.helpers.metrics import printed_metric
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -30,8 +32,10 @@ def _b64(data: bytes) -> str:
 def test_small_demo_trains_registers_and_serves_series_zip_and_nifti(capsys, tmp_path):
     assert main(["demo", "medical", "--small"]) == 0
     out = capsys.readouterr().out
-    assert "training 2d (1 epoch(s)), 3d (1 epoch(s)) on CPU" in out
+    assert "training 2d (4 epoch(s)), 3d (3 epoch(s)) on CPU" in out
     assert "held-out zero-shot" in out and "findings_mean_auroc" in out and "image_to_text_R@1" in out
+    # present/absent per finding: chance AUROC 0.5; over 12 held-out volumes the small demo's mean reaches 0.59
+    assert printed_metric(out, "mean") >= 0.5 + 0.05
     assert "95% bootstrap CI" in out and "report_to_volume_R@1" in out
     assert "registered clipzoo-medical version" in out
     version = re.search(r"registered clipzoo-medical version (\d+)", out).group(1)
