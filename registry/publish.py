@@ -20,7 +20,7 @@ from clipzoo.core.errors import ClipzooError
 from clipzoo.core.model import ClipModel
 from mlflow.tracking import MlflowClient
 
-from .catalog import CHAMPION, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
+from .catalog import CHAMPION, DOMAIN_TAG, LINE_TAG, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
 from .package import RUNTIME_PACKAGES, WEIGHTS, write_package
 from .pyfunc import MODEL_DIR_ARTIFACT, SIGNATURE
 from .tracking import configure, registered_name
@@ -47,13 +47,17 @@ class Published:
     model_uri: str
     champion: bool
     primary_metric: str
-    primary_value: float
+    primary_value: float | None  # None: registered without evaluation (an import without held-out data)
 
 
-def _is_at_least_champion(client: MlflowClient, name: str, metric: str, value: float) -> bool:
+def _is_at_least_champion(client: MlflowClient, name: str, metric: str, value: float | None) -> bool:
+    """A version with no evaluation (an import without held-out data) becomes champion only of a line that has
+    none yet."""
     aliases = client.get_registered_model(name).aliases
     if CHAMPION not in aliases:
         return True
+    if value is None:
+        return False
     current = client.get_model_version(name, aliases[CHAMPION])
     if current.tags.get(PRIMARY_METRIC_TAG) != metric:
         return True
@@ -67,19 +71,28 @@ def publish(
     primary_metric: str,
     metrics: dict[str, float],
     example: dict[str, Any],
+    line: str | None = None,
+    text_dir: str | Path | None = None,
+    evaluated: bool = True,
 ) -> Published:
     """Inside an active MLflow run: log the pyfunc model, smoke-test it on ``example`` (a payload frame + params),
-    register it as ``clipzoo-<domain>`` and make it champion when ``primary_metric`` is at least the champion's."""
+    register it as ``clipzoo-<domain>`` (``clipzoo-<domain>-<line>`` for a named line) and make it champion when
+    ``primary_metric`` is at least the champion's. ``evaluated=False`` (an imported checkpoint without held-out
+    data) registers without a metric: such a version becomes champion only of a line without one. ``text_dir``:
+    HF text config + tokenizer files packaged with the model (see ``write_package``)."""
     client = configure()
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("publish() must run inside an MLflow run")
-    if primary_metric not in metrics:
+    name = registered_name(clip.spec.domain, line)
+    value: float | None = None
+    if primary_metric in metrics:
+        value = float(metrics[primary_metric])
+    elif evaluated:
         raise ClipzooError(f"evaluation did not produce the primary metric {primary_metric!r}")
-    value = float(metrics[primary_metric])
     with tempfile.TemporaryDirectory(prefix="clipzoo-package-") as tmp:
         folder = Path(tmp) / "clipzoo_model"
-        sums = write_package(clip, folder, card, metadata)
+        sums = write_package(clip, folder, card, metadata, text_dir=text_dir)
         with warnings.catch_warnings():
             # The smoke prediction below does what an input example would, on a real file of the domain.
             warnings.filterwarnings("ignore", message=".*input example was not provided.*")
@@ -96,17 +109,19 @@ def publish(
     if answer["error"].notna().any():
         raise ClipzooError(f"the logged model failed its smoke prediction: {answer['error'].tolist()}")
 
-    name = registered_name(clip.spec.domain)
     try:
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
-        client.create_registered_model(name, description=f"clipzoo {clip.spec.domain} CLIP models")
+        what = f"the {line!r} line of " if line else ""
+        tags = {DOMAIN_TAG: clip.spec.domain, LINE_TAG: line or ""}
+        client.create_registered_model(name, tags=tags, description=f"{what}clipzoo {clip.spec.domain} CLIP models")
     champion = _is_at_least_champion(client, name, primary_metric, value)
     mv = client.create_model_version(name, source=info.model_uri, run_id=run.info.run_id)
     try:
         client.set_model_version_tag(name, mv.version, SHA_TAG, sums[WEIGHTS])
-        client.set_model_version_tag(name, mv.version, PRIMARY_METRIC_TAG, primary_metric)
-        client.set_model_version_tag(name, mv.version, PRIMARY_VALUE_TAG, repr(value))
+        if value is not None:
+            client.set_model_version_tag(name, mv.version, PRIMARY_METRIC_TAG, primary_metric)
+            client.set_model_version_tag(name, mv.version, PRIMARY_VALUE_TAG, repr(value))
         if champion:
             client.set_registered_model_alias(name, CHAMPION, mv.version)
     except Exception:
