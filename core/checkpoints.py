@@ -29,6 +29,7 @@ from .errors import InputError
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 HF_CONFIG = "config.json"
 HF_PREPROCESSOR = "preprocessor_config.json"
+HF_PROCESSOR = "processor_config.json"  # transformers >= 5 saves a processor's image settings here
 # open_clip's own preference when a folder holds several weight files (open_clip.factory._find_checkpoint_in_dir)
 OPEN_CLIP_WEIGHTS = (
     "open_clip_model.safetensors", "open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.bin",
@@ -259,6 +260,8 @@ def hf_image_preprocess(folder: Path, image_size: int) -> dict[str, Any]:
     cannot reproduce (a resize larger than the crop, other resampling) is refused rather than approximated."""
     path = folder / HF_PREPROCESSOR
     if not path.is_file():
+        path = folder / HF_PROCESSOR
+    if not path.is_file():
         raise InputError(f"no {HF_PREPROCESSOR}: the checkpoint's preprocessing is unknown", folder)
     cfg = json.loads(path.read_text())
     # newer transformers may nest the image processor's settings
@@ -291,20 +294,35 @@ def hf_image_preprocess(folder: Path, image_size: int) -> dict[str, Any]:
     }
 
 
+# open_clip's SimpleTokenizer names OpenAI's two special tokens differently from the transformers CLIP tokenizer.
+_SPECIAL = {"<start_of_text>": "<|startoftext|>", "<end_of_text>": "<|endoftext|>"}
+
+
 def _open_clip_bpe() -> tuple[dict[str, int], list[str]]:
+    """OpenAI's CLIP BPE as open_clip ships it, in the transformers tokenizer's terms (vocabulary, merges)."""
     tok = open_clip.tokenizer.SimpleTokenizer()
     merges = [" ".join(pair) for pair, _ in sorted(tok.bpe_ranks.items(), key=lambda item: item[1])]
-    return tok.encoder, merges
+    return {_SPECIAL.get(k, k): v for k, v in tok.encoder.items()}, merges
+
+
+def _hf_bpe(folder: Path) -> tuple[dict[str, int], list[str]] | None:
+    """A transformers BPE tokenizer's vocabulary and merges: ``tokenizer.json`` or ``vocab.json`` + ``merges.txt``."""
+    if (folder / "tokenizer.json").is_file():
+        model = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8")).get("model", {})
+        if model.get("type") != "BPE":
+            return None
+        merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
+        return model.get("vocab", {}), merges
+    vocab, merges = folder / "vocab.json", folder / "merges.txt"
+    if not (vocab.is_file() and merges.is_file()):
+        return None
+    lines = [ln for ln in merges.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#version")]
+    return json.loads(vocab.read_text(encoding="utf-8")), lines
 
 
 def uses_open_clip_tokenizer(folder: Path) -> bool:
     """Whether a transformers CLIP tokenizer is OpenAI's BPE, i.e. exactly open_clip's ``SimpleTokenizer``."""
-    vocab, merges = folder / "vocab.json", folder / "merges.txt"
-    if not (vocab.is_file() and merges.is_file()):
-        return False
-    encoder, ranks = _open_clip_bpe()
-    lines = [ln for ln in merges.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#version")]
-    return json.loads(vocab.read_text(encoding="utf-8")) == encoder and lines == ranks[: len(lines)] == ranks
+    return _hf_bpe(folder) == _open_clip_bpe()
 
 
 def write_open_clip_bpe_tokenizer_files(folder: str | Path) -> Path:
@@ -342,7 +360,8 @@ def read_transformers_folder(folder: str | Path) -> Checkpoint:
     if not uses_open_clip_tokenizer(folder):
         text_dir = folder
         model_cfg["text_cfg"]["hf_tokenizer_name"] = str(folder)
-    files = [folder / HF_CONFIG, folder / HF_PREPROCESSOR, weights]
+    processor = folder / HF_PREPROCESSOR if (folder / HF_PREPROCESSOR).is_file() else folder / HF_PROCESSOR
+    files = [folder / HF_CONFIG, processor, weights]
     return Checkpoint(FORMAT_TRANSFORMERS, model_cfg, state, preprocess, files, text_dir)
 
 
