@@ -11,12 +11,15 @@ import open_clip
 import torch
 from clipzoo.core.checkpoints import read_state_dict, write_open_clip_bpe_tokenizer_files
 from clipzoo.core.domain import get_domain
+from clipzoo.core.model import build_model
+from clipzoo.core.spec import ModelSpec
 from clipzoo.pipeline.importer import import_model
 from clipzoo.registry.loading import load_clip
 from PIL import Image
+from safetensors.torch import save_file
 
 from tests.conftest import TINY_OPEN_CLIP_CFG
-from tests.helpers.hub import PREPROCESS, hub_cache, tiny_open_clip, write_open_clip_repo
+from tests.helpers.hub import PREPROCESS, hub_cache, snapshot, tiny_open_clip, write_open_clip_repo
 
 __all__ = ["hub_cache"]  # a fixture
 
@@ -147,3 +150,43 @@ def test_transformers_clip_folder_is_converted_and_embeds_as_transformers(tmp_pa
     with torch.no_grad():
         close(image, _features(model.get_image_features(pixel_values=pixels)))
         close(text, _features(model.get_text_features(**tokens)))
+
+
+def test_an_hf_text_tower_travels_in_the_package_and_loads_without_the_hub(hub_cache, tmp_path, monkeypatch):
+    """A BiomedCLIP-style repo: open_clip vision + a Hugging Face BERT text tower named by Hub id. The BERT's config
+    and tokenizer are packaged with the registered model, which then rebuilds with the Hub cache gone."""
+    from transformers import BertConfig
+
+    bert = snapshot(hub_cache, "clipzoo-test/tiny-bert")
+    BertConfig(
+        vocab_size=40, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    ).save_pretrained(bert)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "star", "on", "small", "blue", "ring", "tissue"]
+    (bert / "vocab.txt").write_text("\n".join(words) + "\n")
+    (bert / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer", "do_lower_case": True}))
+    text_cfg = {
+        "hf_model_name": "clipzoo-test/tiny-bert",
+        "hf_tokenizer_name": "clipzoo-test/tiny-bert",
+        "hf_proj_type": "linear",
+        "hf_pooler_type": "cls_pooler",
+        "context_length": 16,
+    }
+    model_cfg = {"embed_dim": 32, "vision_cfg": TINY_OPEN_CLIP_CFG["vision_cfg"], "text_cfg": text_cfg}
+    torch.manual_seed(9)
+    spec = ModelSpec(name="bert-src", domain="image", model_cfg=model_cfg, image_size=32)
+    source = build_model(spec, load_text_weights=False)  # random BERT: the CLIP checkpoint holds its weights
+    snap = snapshot(hub_cache, "clipzoo-test/tiny-biomed")
+    (snap / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": PREPROCESS}))
+    save_file(
+        {k: v.contiguous() for k, v in source.model.state_dict().items()}, str(snap / "open_clip_model.safetensors")
+    )
+
+    import_model(get_domain("image"), "hf-hub:clipzoo-test/tiny-biomed", line="tiny-biomed")
+    (hub_cache / "models--clipzoo-test--tiny-bert").rename(tmp_path / "gone")  # no Hub copy of the text tower left
+    clip = load_clip("tiny-biomed")
+    assert clip.spec.model_cfg["text_cfg"]["hf_model_name"] == "clipzoo-test/tiny-bert"  # the record is kept
+    _, image, text = ours(clip)
+    source.model.eval()
+    with torch.no_grad():
+        close(text, source.model.encode_text(source.tokenize(TEXTS)))
+        close(image, source.model.encode_image(ours(clip)[0]))
