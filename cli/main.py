@@ -345,8 +345,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from clipzoo.core.errors import InputError
     from clipzoo.pipeline.predict import input_frame, predict
 
-    if args.task == "classify" and not args.labels:
-        raise InputError("classification needs candidate labels: give --labels LABEL [LABEL ...]")
 
     params = {
         "labels": args.labels,
@@ -357,7 +355,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "catalogue": os.path.abspath(args.catalogue) if args.catalogue else "",
         "options": json.dumps(_key_values(args.option, "--option")),
     }
-    rows = predict(args.model, input_frame(args.files, args.text), params)
+    frame = input_frame(args.files, args.text)
+    if args.task == "classify" and not args.labels:
+        raise InputError("classification needs candidate labels: give --labels LABEL [LABEL ...]")
+    rows = predict(args.model, frame, params)
     failed = 0
     for row in rows:
         if args.json:
