@@ -1,4 +1,4 @@
-"""The ``clipzoo`` command: train, eval, predict, serve, demo, convert, catalogue, models, domains.
+"""The ``clipzoo`` command: train, import, zoo, eval, predict, serve, demo, convert, catalogue, models, domains.
 
 It parses arguments, calls one job of ``clipzoo.pipeline`` and prints. Errors a user can fix (a bad file, an unknown
 model, an empty label list) print one clear line and exit with code 2.
@@ -68,7 +68,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the data of another stage (medical: train2d=slices.csv; fashion: train_triplets=triplets.csv)",
     )
     p.add_argument("--no-register", action="store_true", help="train and evaluate, but register nothing")
+    p.add_argument("--name", help="register under the model line clipzoo-<domain>-<NAME> (its own champion)")
     _add_train_options(p)
+
+    p = sub.add_parser("import", help="register a published checkpoint (no training) under its own model line")
+    p.add_argument(
+        "source",
+        help="hf-hub:ORG/REPO (in the HF cache), local-dir:FOLDER, a transformers CLIPModel folder, an open_clip "
+        "architecture (with WEIGHTS), or a zoo entry name (clipzoo zoo list)",
+    )
+    p.add_argument("weights", nargs="?", help="a .pt/.safetensors state dict, after an open_clip architecture")
+    p.add_argument("--domain", required=True)
+    p.add_argument("--name", help="the model line: registered as clipzoo-<domain>-<NAME> (default: the zoo entry's)")
+    p.add_argument("--heldout", help="held-out manifest: zero-shot metrics before registering")
+    p.add_argument("--licence", help="the checkpoint's licence, written into the model card")
+    p.add_argument("--folder", help="a folder holding a zoo entry's weight file (instead of the HF cache)")
+    p.add_argument("--allow-download", action="store_true", help="fetch a missing checkpoint from the Hugging Face Hub")
+
+    p = sub.add_parser("zoo", help="the catalogue of published domain checkpoints")
+    zsub = p.add_subparsers(dest="zoo_command", required=True)
+    zl = zsub.add_parser("list", help="every entry, its licence, paper, reported numbers and whether it is here")
+    zl.add_argument("--domain")
+    zl.add_argument("--folder", help="a folder where weight files were put by hand")
 
     p = sub.add_parser("eval", help="zero-shot evaluation of a registered model on a manifest")
     p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
@@ -203,6 +224,12 @@ def _print_metrics(domain, metrics: dict[str, float]) -> None:
 
 
 def _print_published(pub) -> None:
+    if pub.primary_value is None:
+        print(
+            f"registered {pub.name} version {pub.version} (not evaluated)"
+            + (" -> champion" if pub.champion else " (champion kept)")
+        )
+        return
     print(
         f"registered {pub.name} version {pub.version}; {pub.primary_metric} = {pub.primary_value:.4f}"
         + (" -> champion" if pub.champion else " (champion kept: it scores higher)")
@@ -234,6 +261,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config=train_config(defaults, _train_settings(args)),
         output_dir=args.output_dir,
         register=not args.no_register,
+        line=args.name,
     )
     if result.run_id:
         print(f"run {result.run_id} ({result.seconds:.0f} s); checkpoints in {result.output_dir}")
@@ -242,6 +270,63 @@ def cmd_train(args: argparse.Namespace) -> int:
         _print_metrics(domain, result.metrics)
     if result.published:
         _print_published(result.published)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from clipzoo.core.domain import get_domain
+    from clipzoo.pipeline.importer import import_model
+
+    domain = get_domain(args.domain)
+    result = import_model(
+        domain,
+        args.source,
+        line=args.name,
+        weights=args.weights,
+        heldout=args.heldout,
+        licence=args.licence,
+        allow_download=args.allow_download,
+        folder=args.folder,
+    )
+    src = result.source
+    print(f"imported {src['source']} ({src['format']}, revision {src['revision'] or 'local'})")
+    print(f"  licence: {src['licence'] or 'not stated: read the source model card'}")
+    if src["restrictions"]:
+        print(f"  RESTRICTIONS: {', '.join(src['restrictions'])}")
+    spec = result.clip.spec
+    print(
+        f"  preprocessing: {spec.image_size} px, {spec.resize_mode}, {spec.interpolation}, "
+        f"mean {list(spec.mean)}, std {list(spec.std)}"
+    )
+    _print_metrics(domain, result.metrics)
+    _print_published(result.published)
+    return 0
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from clipzoo.pipeline.zoo import list_zoo
+
+    rows = list_zoo(args.domain, args.folder)
+    if not rows:
+        print("no zoo entries" + (f" for domain {args.domain!r}" if args.domain else ""))
+    domain = None
+    for status in rows:
+        e = status.entry
+        if e.domain != domain:
+            domain = e.domain
+            print(f"{domain}:")
+        mark = "here" if status.present else ("-" if e.importable else "not importable")
+        print(f"  {e.name:22s} [{mark}] {e.title}")
+        what = f"{e.source}" + (f" file {e.file} ({e.architecture})" if e.file else "")
+        print(f"    source:  {what}  format: {e.format}")
+        print(f"    licence: {e.licence_text}" + (f"  {e.licence_url}" if e.licence_url else ""))
+        if e.paper:
+            print(f"    paper:   {e.paper}")
+        for r in e.reported:
+            print(f"    reported: {r.task} {r.metric} = {r.value} ({r.source})")
+        if not e.reported:
+            print("    reported: no number recorded here (see the paper)")
+        print(f"    {'at' if status.present else 'status'}: {status.where}")
     return 0
 
 
@@ -260,8 +345,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from clipzoo.core.errors import InputError
     from clipzoo.pipeline.predict import input_frame, predict
 
-    if args.task == "classify" and not args.labels:
-        raise InputError("classification needs candidate labels: give --labels LABEL [LABEL ...]")
 
     params = {
         "labels": args.labels,
@@ -272,7 +355,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "catalogue": os.path.abspath(args.catalogue) if args.catalogue else "",
         "options": json.dumps(_key_values(args.option, "--option")),
     }
-    rows = predict(args.model, input_frame(args.files, args.text), params)
+    frame = input_frame(args.files, args.text)
+    if args.task == "classify" and not args.labels:
+        raise InputError("classification needs candidate labels: give --labels LABEL [LABEL ...]")
+    rows = predict(args.model, frame, params)
     failed = 0
     for row in rows:
         if args.json:
@@ -376,9 +462,16 @@ def cmd_models(args: argparse.Namespace) -> int:
         rows = catalog.list_models()
         if not rows:
             print("no registered models")
+        domain = None
         for r in rows:
+            if r["domain"] != domain:
+                domain = r["domain"]
+                print(f"{domain}:")
             aliases = ", ".join(f"{a}->v{v}" for a, v in r["aliases"].items()) or "-"
-            print(f"{r['name']:28s} versions={r['versions']:<3d} latest=v{r['latest']}  aliases: {aliases}")
+            line = f"line {r['line']}" if r["line"] else "default line"
+            print(
+                f"  {r['name']:34s} {line:24s} versions={r['versions']:<3d} latest=v{r['latest']}  aliases: {aliases}"
+            )
     elif args.models_command == "show":
         print(json.dumps(catalog.show_model(args.model), indent=2, default=str))
     else:
@@ -403,6 +496,8 @@ def cmd_domains(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": cmd_train,
+    "import": cmd_import,
+    "zoo": cmd_zoo,
     "eval": cmd_eval,
     "predict": cmd_predict,
     "serve": cmd_serve,

@@ -9,6 +9,7 @@ demo dataset in its real file formats.
 from __future__ import annotations
 
 import functools
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import torch
 
 from .spec import ModelSpec
 from .stages import CONTRASTIVE, Stage
+from .zoo import ZooEntry, load_zoo
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -168,6 +170,13 @@ class Domain(ABC):
     def converters(self) -> dict[str, Converter]:
         """Public dataset layouts this domain converts into manifests (``clipzoo convert DOMAIN LAYOUT SRC OUT``)."""
         return {}
+
+    def zoo(self) -> list[ZooEntry]:
+        """The published checkpoints of this domain (``clipzoo zoo list``, ``clipzoo import NAME``), as data: by
+        default the ``zoo.json`` beside the domain's package, if there is one."""
+        module = sys.modules.get(type(self).__module__)
+        path = Path(module.__file__).with_name("zoo.json") if module and module.__file__ else None
+        return load_zoo(path, self.name) if path is not None and path.is_file() else []
 
     def build_catalogue(self, clip: Any, manifest: Any, folder: Path, model_ref: str, options: dict[str, Any]) -> str:
         """Embed a manifest's items with ``clip`` into a searchable catalogue folder stamped with ``model_ref``

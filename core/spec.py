@@ -19,6 +19,8 @@ from .errors import InputError
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+RESIZE_MODES = ("shortest", "longest", "squash")  # open_clip's PreprocessCfg.resize_mode
+INTERPOLATIONS = ("bicubic", "bilinear")  # open_clip's PreprocessCfg.interpolation
 
 
 @dataclass
@@ -32,6 +34,12 @@ class ModelSpec:
     input_channels: int = 3
     mean: tuple[float, ...] = OPENAI_MEAN
     std: tuple[float, ...] = OPENAI_STD
+    # How an eval image is brought to ``image_size`` (open_clip's ``preprocess_cfg``): ``shortest`` (resize the short
+    # side, centre crop), ``longest`` (resize the long side, pad) or ``squash``; ``bicubic`` or ``bilinear``. A
+    # published checkpoint's own values are kept on import: other values lose accuracy silently.
+    resize_mode: str = "shortest"
+    interpolation: str = "bicubic"
+    fill_color: int = 0
     vision_tower: str = "open_clip"
     vision_tower_args: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None
@@ -55,6 +63,18 @@ class ModelSpec:
         return int(self.model_cfg["text_cfg"].get("context_length", 77))
 
     @property
+    def preprocess_cfg(self) -> dict[str, Any]:
+        """The spec's eval preprocessing as open_clip's ``preprocess_cfg`` (``open_clip.transform.PreprocessCfg``)."""
+        return {
+            "size": self.image_size,
+            "mean": tuple(self.mean),
+            "std": tuple(self.std),
+            "interpolation": self.interpolation,
+            "resize_mode": self.resize_mode,
+            "fill_color": self.fill_color,
+        }
+
+    @property
     def hf_text_model(self) -> str | None:
         return self.model_cfg["text_cfg"].get("hf_model_name")
 
@@ -76,6 +96,10 @@ class ModelSpec:
         missing = [k for k in ("embed_dim", "vision_cfg", "text_cfg") if k not in cfg]
         if missing:
             raise InputError(f"model_cfg lacks {missing}: it must be an open_clip model config")
+        if data.get("resize_mode", "shortest") not in RESIZE_MODES:
+            raise InputError(f"resize_mode must be one of {RESIZE_MODES}, got {data['resize_mode']!r}")
+        if data.get("interpolation", "bicubic") not in INTERPOLATIONS:
+            raise InputError(f"interpolation must be one of {INTERPOLATIONS}, got {data['interpolation']!r}")
         if int(data.get("unlocked_text_layers", 0)) < 0:
             raise InputError(f"unlocked_text_layers must be >= 0, got {data['unlocked_text_layers']}")
         data = copy.deepcopy(data)

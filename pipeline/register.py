@@ -10,6 +10,7 @@ from clipzoo.core.model import ClipModel
 from clipzoo.registry.card import model_card
 from clipzoo.registry.package import library_versions
 from clipzoo.registry.publish import Published, publish
+from clipzoo.registry.tracking import registered_name
 
 
 def register(
@@ -19,9 +20,11 @@ def register(
     heldout: Manifest,
     metrics: dict[str, float],
     train_config: dict[str, Any],
+    line: str | None = None,
 ) -> Published:
     """Inside the training run: log the model from code, check it answers on a held-out file, register it as
-    ``clipzoo-<domain>`` and move ``champion`` when its primary metric is at least the champion's."""
+    ``clipzoo-<domain>`` (``clipzoo-<domain>-<line>`` for a named line) and move that line's ``champion`` when its
+    primary metric is at least the champion's."""
     card = model_card(
         clip.spec,
         data_info,
@@ -29,7 +32,8 @@ def register(
         library_versions(),
         intended_use=domain.intended_use,
         limitations=domain.limitations,
+        registered_as=registered_name(domain.name, line),
     )
     example = {"inputs": {"path": [str(heldout.file(0))]}, "params": {"labels": domain.example_labels()}}
     metadata = {"train_config": train_config, "data": data_info, "metrics": metrics}
-    return publish(clip, card, metadata, domain.primary_metric, metrics, example)
+    return publish(clip, card, metadata, domain.primary_metric, metrics, example, line=line)

@@ -29,7 +29,7 @@ from clipzoo.registry import plots
 from clipzoo.registry.callbacks import MlflowLogger
 from clipzoo.registry.publish import Published
 from clipzoo.registry.runs import recover_run
-from clipzoo.registry.tracking import clipzoo_home, experiment_for
+from clipzoo.registry.tracking import check_line, clipzoo_home, experiment_for
 
 from .data import TrainingData, training_data
 from .evaluate import evaluate
@@ -155,14 +155,18 @@ def train(
     config: TrainConfig | None = None,
     output_dir: str | Path | None = None,
     register: bool = True,
+    line: str | None = None,
 ) -> TrainResult:
     """Train ``spec`` through ``domain``'s stages on ``inputs`` (``"train"``: the training manifest or shards; named
-    inputs for other stages), evaluate zero-shot on ``heldout``, and register the model when ``register``."""
+    inputs for other stages), evaluate zero-shot on ``heldout``, and register the model when ``register`` (as
+    ``clipzoo-<domain>``, or ``clipzoo-<domain>-<line>`` for a named line)."""
     start = time.perf_counter()
     if spec.domain != domain.name:
         raise InputError(f"spec {spec.name!r} is for domain {spec.domain!r}, not {domain.name!r}")
     if TRAIN_INPUT not in inputs:
         raise InputError("no training data: give --data")
+    if line is not None:
+        check_line(line)
     config = config or TrainConfig()
     files = {name: Path(path) for name, path in inputs.items()}
     planned = plan_stages(domain, spec, files)
@@ -202,7 +206,7 @@ def train(
             if register:
                 data_info = _data_info(runner, result.stages, heldout_manifest, config)
                 result.published = register_model(
-                    clip, domain, data_info, heldout_manifest, report.metrics, config.to_dict()
+                    clip, domain, data_info, heldout_manifest, report.metrics, config.to_dict(), line=line
                 )
     result.seconds = time.perf_counter() - start
     return result

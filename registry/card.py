@@ -14,7 +14,11 @@ def model_card(
     versions: dict[str, str],
     intended_use: str,
     limitations: str,
+    registered_as: str | None = None,
+    source: dict[str, Any] | None = None,
 ) -> str:
+    """The card's markdown. ``source`` (an imported checkpoint): where it came from, the revision and sha256 of the
+    files imported, its licence (restrictions shown first), citation and the numbers its publishers report."""
     metric_rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items()))
     version_rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(versions.items()))
     data_rows = "\n".join(f"- **{k}**: {v}" for k, v in data.items())
@@ -23,14 +27,21 @@ def model_card(
         f" (last {spec.unlocked_text_layers} layers train)" if spec.lock_text and spec.unlocked_text_layers else ""
     )
     initial = spec.pretrained or "random vision tower; text tower's own pretrained weights, if any"
-    return f"""# clipzoo-{spec.domain}: {spec.name}
-
+    if source is not None:
+        initial = f"the published checkpoint `{source['source']}`, unchanged (no training here)"
+    pre = (
+        f"{spec.image_size} px, resize `{spec.resize_mode}`, `{spec.interpolation}`, "
+        f"mean {list(spec.mean)}, std {list(spec.std)}"
+    )
+    return f"""# {registered_as or "clipzoo-" + spec.domain}: {spec.name}
+{_source_section(source) if source else ""}
 ## Model
 - Domain: `{spec.domain}`; vision tower `{spec.vision_tower}` ({spec.input_channels} channels, {spec.image_size} px);
   text tower `{text}`; embedding {spec.embed_dim}-d; loss `{spec.loss}`.
 - Locked towers: image={spec.lock_image}, text={text_lock}. Initial weights: {initial}.
+- Preprocessing: {pre}.
 
-## Training data
+## {"Data" if source else "Training data"}
 {data_rows}
 
 ## Evaluation (held-out, zero-shot)
@@ -49,3 +60,32 @@ def model_card(
 |---|---|
 {version_rows}
 """
+
+
+def _source_section(source: dict[str, Any]) -> str:
+    licence = source.get("licence") or "not stated by the importer: read the source's model card"
+    restrictions = source.get("restrictions") or []
+    warn = f"\n**Licence restrictions: {', '.join(restrictions)}.**\n" if restrictions else ""
+    files = "\n".join(f"| `{name}` | `{digest}` |" for name, digest in source.get("files", {}).items())
+    reported = "\n".join(
+        f"| {r['task']} | {r['metric']} | {r['value']} | {r['source']} |" for r in source.get("reported", [])
+    )
+    reported_table = (
+        f"\n### Reported by its publishers\n| task | metric | value | reported in |\n|---|---|---|---|\n{reported}\n"
+        if reported
+        else ""
+    )
+    citation = f"\n### Citation\n```bibtex\n{source['citation']}\n```\n" if source.get("citation") else ""
+    return f"""
+## Source
+Imported from a published checkpoint, without training.
+{warn}
+- **Source**: `{source["source"]}` ({source["format"]})
+- **Revision**: {source.get("revision") or "a local copy (no Hub revision): see the file hashes"}
+- **Licence**: {licence}{" (" + source["licence_url"] + ")" if source.get("licence_url") else ""}
+- **Paper**: {source.get("paper") or "-"}
+
+| file imported | sha256 |
+|---|---|
+{files}
+{reported_table}{citation}"""

@@ -16,6 +16,8 @@ CHAMPION = "champion"
 PRIMARY_METRIC_TAG = "clipzoo.primary_metric"
 PRIMARY_VALUE_TAG = "clipzoo.primary_value"
 SHA_TAG = "clipzoo.weights_sha256"
+DOMAIN_TAG = "clipzoo.domain"  # on a registered model: its domain
+LINE_TAG = "clipzoo.line"  # on a registered model: its line ("" for the domain's default line)
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -28,20 +30,25 @@ class ModelRef:
 
 
 def _registered(client: MlflowClient, name: str) -> str | None:
+    """The registered model a user means: its full name, the name without ``clipzoo-`` (``image``,
+    ``medical-biomedclip``), or a line name alone (``biomedclip``) when exactly one domain has that line."""
     for candidate in (name, f"clipzoo-{name}"):
         try:
             client.get_registered_model(candidate)
             return candidate
         except MlflowException:
             continue
-    return None
+    lines = [m.name for m in client.search_registered_models() if m.tags.get(LINE_TAG) == name]
+    if len(lines) > 1:
+        raise ModelNotFoundError(f"line {name!r} exists in several domains: name one of {', '.join(sorted(lines))}")
+    return lines[0] if lines else None
 
 
 def resolve(ref: str, client: MlflowClient | None = None) -> ModelRef:
     """``runs:/…`` and ``models:/…`` URIs, a run id, ``name``, ``name@alias`` or ``name/version`` to a model URI.
 
     A bare name means its ``champion`` when it has one, else its newest version. ``image`` is short for
-    ``clipzoo-image``.
+    ``clipzoo-image``; a line name (``biomedclip``) or ``medical-biomedclip`` for ``clipzoo-medical-biomedclip``.
     """
     client = client or configure()
     if ref.startswith(("runs:/", "models:/")):
@@ -84,15 +91,20 @@ def list_models(client: MlflowClient | None = None) -> list[dict[str, Any]]:
     rows = []
     for rm in client.search_registered_models():
         versions = client.search_model_versions(f"name='{rm.name}'")
+        domain, line = rm.tags.get(DOMAIN_TAG), rm.tags.get(LINE_TAG) or None
+        if domain is None:  # registered before lines existed: ``clipzoo-<domain>``
+            domain = rm.name.removeprefix("clipzoo-")
         rows.append(
             {
                 "name": rm.name,
+                "domain": domain,
+                "line": line,
                 "versions": len(versions),
                 "latest": max((int(v.version) for v in versions), default=None),
                 "aliases": dict(rm.aliases),
             }
         )
-    return sorted(rows, key=lambda r: r["name"])
+    return sorted(rows, key=lambda r: (r["domain"], r["line"] or "", r["name"]))
 
 
 def show_model(ref: str, client: MlflowClient | None = None) -> dict[str, Any]:

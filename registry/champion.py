@@ -30,14 +30,17 @@ def _champion(client: MlflowClient, name: str) -> tuple[str, dict[str, str]] | N
         return None
 
 
-def beats(tags: dict[str, str], metric: str, value: float) -> bool:
-    """Whether a version scoring ``value`` on ``metric`` is at least the version tagged ``tags``."""
+def beats(tags: dict[str, str], metric: str, value: float | None) -> bool:
+    """Whether a version scoring ``value`` on ``metric`` is at least the version tagged ``tags``; a version without
+    a value (registered without evaluation) never displaces a champion."""
+    if value is None:
+        return False
     if tags.get(PRIMARY_METRIC_TAG) != metric:
         return True
     return value >= float(tags.get(PRIMARY_VALUE_TAG, "-inf"))
 
 
-def settle_champion(client: MlflowClient, name: str, version: str, metric: str, value: float) -> bool:
+def settle_champion(client: MlflowClient, name: str, version: str, metric: str, value: float | None) -> bool:
     """Make ``version`` (already registered, scoring ``value``) champion if it is at least the current one; returns
     whether it is champion afterwards."""
     with store_lock(f"champion-{name}"):

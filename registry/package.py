@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from clipzoo.core.checkpoints import TEXT_FILES
 from clipzoo.core.errors import ChecksumError, InputError
 from clipzoo.core.model import ClipModel, build_model, load_weights, save_weights
 from clipzoo.core.spec import ModelSpec
@@ -21,6 +22,7 @@ SPEC = "spec.json"
 CARD = "model_card.md"
 CHECKSUMS = "checksums.json"
 METADATA = "metadata.json"
+TEXT_DIR = "text"  # an HF text tower's config and tokenizer files (never weights), when the model has them
 
 # What a served model needs at run time, pinned in its pip_requirements.
 RUNTIME_PACKAGES = (
@@ -51,14 +53,27 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def write_package(clip: ClipModel, folder: str | Path, card: str, metadata: dict[str, Any]) -> dict[str, str]:
-    """Write the model folder; returns the checksums recorded for it."""
+def write_package(
+    clip: ClipModel, folder: str | Path, card: str, metadata: dict[str, Any], text_dir: str | Path | None = None
+) -> dict[str, str]:
+    """Write the model folder; returns the checksums recorded for it. ``text_dir``: a folder holding the config and
+    tokenizer files of an HF text tower / tokenizer (an imported checkpoint's), copied into ``text/`` so the model
+    rebuilds with no Hub access."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(clip.model, folder / WEIGHTS)
     clip.spec.save(folder / SPEC)
     (folder / CARD).write_text(card)
     sums = {WEIGHTS: sha256_file(folder / WEIGHTS), SPEC: sha256_file(folder / SPEC)}
+    if text_dir is not None:
+        copied = [name for name in TEXT_FILES if (Path(text_dir) / name).is_file()]
+        if not copied:
+            raise InputError(f"holds none of the text files {list(TEXT_FILES)}", text_dir)
+        (folder / TEXT_DIR).mkdir()
+        for name in copied:
+            target = folder / TEXT_DIR / name
+            target.write_bytes((Path(text_dir) / name).read_bytes())
+            sums[f"{TEXT_DIR}/{name}"] = sha256_file(target)
     (folder / CHECKSUMS).write_text(json.dumps(sums, indent=2))
     (folder / METADATA).write_text(json.dumps({**metadata, "versions": library_versions()}, indent=2, default=str))
     return sums
@@ -78,6 +93,19 @@ def verify_package(folder: str | Path) -> dict[str, str]:
     return sums
 
 
+def packaged_text(spec: ModelSpec, folder: Path) -> ModelSpec:
+    """The spec with its HF text tower and tokenizer pointed at the package's own ``text/`` folder, when it has one
+    (the spec itself keeps the published names, for the record)."""
+    text = folder / TEXT_DIR
+    if not text.is_dir():
+        return spec
+    cfg = json.loads(json.dumps(spec.model_cfg))
+    for key in ("hf_model_name", "hf_tokenizer_name"):
+        if cfg["text_cfg"].get(key):
+            cfg["text_cfg"][key] = str(text)
+    return spec.replace(model_cfg=cfg)
+
+
 def load_package(folder: str | Path) -> ClipModel:
     """Verify checksums, rebuild the model from its spec and load its safetensors weights."""
     folder = Path(folder)
@@ -88,7 +116,8 @@ def load_package(folder: str | Path) -> ClipModel:
     from clipzoo.core.domain import get_domain
 
     get_domain(spec.domain)  # imports the domain, which registers its towers
-    clip = build_model(spec.replace(pretrained=None), load_text_weights=False)
+    clip = build_model(packaged_text(spec.replace(pretrained=None), folder), load_text_weights=False)
+    clip.spec = spec
     load_weights(clip.model, folder / WEIGHTS)
     clip.model.eval()
     return clip

@@ -24,7 +24,7 @@ from clipzoo.core.model import ClipModel
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from .catalog import PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
+from .catalog import DOMAIN_TAG, LINE_TAG, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
 from .champion import settle_champion
 from .manifest import manifest_tags
 from .package import RUNTIME_PACKAGES, WEIGHTS, write_package
@@ -64,14 +64,16 @@ class Published:
     model_uri: str
     champion: bool
     primary_metric: str
-    primary_value: float
+    primary_value: float | None  # None: registered without evaluation (an import without held-out data)
 
 
-def _log_and_check(clip: ClipModel, card: str, metadata: dict[str, Any], example: dict[str, Any]) -> tuple[str, dict]:
+def _log_and_check(
+    clip: ClipModel, card: str, metadata: dict[str, Any], example: dict[str, Any], text_dir: str | Path | None = None
+) -> tuple[str, dict]:
     """Log the pyfunc model, load the logged files back and smoke-test them; returns its URI and registry tags."""
     with scratch("package") as tmp:
         folder = tmp / "clipzoo_model"
-        sums = write_package(clip, folder, card, metadata)
+        sums = write_package(clip, folder, card, metadata, text_dir=text_dir)
         with warnings.catch_warnings():
             # The smoke prediction below does what an input example would, on a real file of the domain.
             warnings.filterwarnings("ignore", message=".*input example was not provided.*")
@@ -94,21 +96,29 @@ def _log_and_check(clip: ClipModel, card: str, metadata: dict[str, Any], example
     return info.model_uri, tags
 
 
-def _ensure_registered_model(client: MlflowClient, name: str, domain: str) -> None:
+def _ensure_registered_model(client: MlflowClient, name: str, domain: str, line: str | None = None) -> None:
     try:
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
+        what = f"the {line!r} line of " if line else ""
+        tags = {DOMAIN_TAG: domain, LINE_TAG: line or ""}
         try:
-            client.create_registered_model(name, description=f"clipzoo {domain} CLIP models")
+            client.create_registered_model(name, tags=tags, description=f"{what}clipzoo {domain} CLIP models")
         except mlflow.exceptions.MlflowException:
             client.get_registered_model(name)  # created by a concurrent registration: fine
 
 
 def register_version(
-    client: MlflowClient, name: str, domain: str, model_uri: str, run_id: str, tags: dict[str, str]
+    client: MlflowClient,
+    name: str,
+    domain: str,
+    model_uri: str,
+    run_id: str,
+    tags: dict[str, str],
+    line: str | None = None,
 ) -> ModelVersion:
     """Create the version with all its tags in one call (a version never exists without them)."""
-    _ensure_registered_model(client, name, domain)
+    _ensure_registered_model(client, name, domain, line)
     return client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags)
 
 
@@ -119,31 +129,41 @@ def publish(
     primary_metric: str,
     metrics: dict[str, float],
     example: dict[str, Any],
+    line: str | None = None,
+    text_dir: str | Path | None = None,
+    evaluated: bool = True,
 ) -> Published:
     """Inside an active MLflow run: log the pyfunc model, smoke-test it on ``example`` (a payload frame + params),
-    register it as ``clipzoo-<domain>`` and make it champion when ``primary_metric`` is at least the champion's.
-    A run that already registered a version (a rerun after a kill) reuses it."""
+    register it as ``clipzoo-<domain>`` (``clipzoo-<domain>-<line>`` for a named line) and make it champion when
+    ``primary_metric`` is at least the champion's. A run that already registered a version (a rerun after a kill)
+    reuses it. ``evaluated=False`` (an imported checkpoint without held-out data) registers without a metric: such a
+    version becomes champion only of a line without one. ``text_dir``: HF text config + tokenizer files packaged
+    with the model (see ``write_package``)."""
     client = configure()
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("publish() must run inside an MLflow run")
-    if primary_metric not in metrics:
+    value: float | None = None
+    if primary_metric in metrics:
+        value = float(metrics[primary_metric])
+    elif evaluated:
         raise ClipzooError(f"evaluation did not produce the primary metric {primary_metric!r}")
-    value = float(metrics[primary_metric])
     run_id = run.info.run_id
-    name = registered_name(clip.spec.domain)
+    name = registered_name(clip.spec.domain, line)
     mv = version_of_run(client, name, run_id)
     if mv is None:
         fail_pending_models(client, run_id)  # a log_model of this run cut short by a kill
         _stage("logging")
-        model_uri, tags = _log_and_check(clip, card, metadata, example)
-        tags |= {PRIMARY_METRIC_TAG: primary_metric, PRIMARY_VALUE_TAG: repr(value)}
+        model_uri, tags = _log_and_check(clip, card, metadata, example, text_dir)
+        if value is not None:
+            tags |= {PRIMARY_METRIC_TAG: primary_metric, PRIMARY_VALUE_TAG: repr(value)}
         _stage("registering")
-        mv = register_version(client, name, clip.spec.domain, model_uri, run_id, tags)
+        mv = register_version(client, name, clip.spec.domain, model_uri, run_id, tags, line)
     else:
         log.info("run %s already registered %s version %s: reusing it", run_id, name, mv.version)
         primary_metric = mv.tags.get(PRIMARY_METRIC_TAG, primary_metric)
-        value = float(mv.tags.get(PRIMARY_VALUE_TAG, value))
+        recorded = mv.tags.get(PRIMARY_VALUE_TAG)
+        value = float(recorded) if recorded is not None else value
     _stage("champion")
     champion = settle_champion(client, name, str(mv.version), primary_metric, value)
     log.info("registered %s version %s (champion: %s)", name, mv.version, champion)

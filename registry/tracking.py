@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -17,6 +18,7 @@ os.environ.setdefault("MLFLOW_ENABLE_DB_SDK", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import mlflow
+from clipzoo.core.errors import InputError
 from mlflow.tracking import MlflowClient
 
 from .locks import file_lock, lock_folder
@@ -83,5 +85,19 @@ def experiment_for(domain: str) -> str:
     return exp_id
 
 
-def registered_name(domain: str) -> str:
-    return f"clipzoo-{domain}"
+_LINE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def check_line(line: str) -> str:
+    """A model line's name: lower-case letters, digits, ``.``, ``_`` and ``-`` (it becomes part of a registered
+    model name and of a URL)."""
+    if not _LINE.match(line):
+        raise InputError(f"model line name {line!r}: use lower-case letters, digits, '.', '_' and '-'")
+    return line
+
+
+def registered_name(domain: str, line: str | None = None) -> str:
+    """``clipzoo-<domain>`` for a domain's default line, ``clipzoo-<domain>-<line>`` for a named line (an imported
+    checkpoint such as ``clipzoo-medical-biomedclip``, or ``clipzoo train --name``): each line has its own versions
+    and its own champion, and the domain stays readable in every name."""
+    return f"clipzoo-{domain}" if line is None else f"clipzoo-{domain}-{check_line(line)}"

@@ -54,7 +54,9 @@ class FashionDomain(Domain):
 
     def transform(self, spec: ModelSpec, train: bool) -> Any:
         ratio = float(spec.extra.get("target_ratio", 1.0))
-        return product_transform(spec.image_size, spec.mean, spec.std, train=train, target_ratio=ratio)
+        return product_transform(
+            spec.image_size, spec.mean, spec.std, train=train, target_ratio=ratio, interpolation=spec.interpolation
+        )
 
     def default_spec(self) -> ModelSpec:
         return ModelSpec(

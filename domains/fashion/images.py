@@ -52,12 +52,19 @@ class TargetPad:
 
 
 def product_transform(
-    size: int, mean: Sequence[float], std: Sequence[float], train: bool, target_ratio: float = 1.0
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    train: bool,
+    target_ratio: float = 1.0,
+    interpolation: str = "bicubic",
 ) -> T.Compose:
     """targetpad -> resize -> centre crop (eval) or a mild random crop and flip (train) -> normalised tensor.
 
-    No colour augmentation: colour is a label here.
+    No colour augmentation: colour is a label here. ``interpolation`` (``bicubic``/``bilinear``) is the model's own
+    (an imported checkpoint's ``preprocess_cfg``).
     """
+    mode = T.InterpolationMode.BILINEAR if interpolation == "bilinear" else T.InterpolationMode.BICUBIC
     steps: list = [TargetPad(target_ratio)]
     if train:
         steps += [
@@ -65,7 +72,7 @@ def product_transform(
             T.RandomHorizontalFlip(),
         ]
     else:
-        steps += [T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(size)]
+        steps += [T.Resize(size, interpolation=mode), T.CenterCrop(size)]
     steps += [T.ToTensor(), T.Normalize(mean, std)]
     return T.Compose(steps)
 

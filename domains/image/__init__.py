@@ -43,7 +43,15 @@ class ImageDomain(Domain):
         return read_image(path)
 
     def transform(self, spec: ModelSpec, train: bool) -> Any:
-        return image_transform(spec.image_size, is_train=train, mean=spec.mean, std=spec.std)
+        return image_transform(
+            spec.image_size,
+            is_train=train,
+            mean=spec.mean,
+            std=spec.std,
+            resize_mode=spec.resize_mode,
+            interpolation=spec.interpolation,
+            fill_color=spec.fill_color,
+        )
 
     def default_spec(self) -> ModelSpec:
         return ModelSpec(

@@ -4,6 +4,7 @@ augmentation (``HEStain``) for training, optional Macenko normalisation (``spec.
 from __future__ import annotations
 
 import albumentations as A
+import cv2
 import numpy as np
 import torch
 from albumentations.pytorch import ToTensorV2
@@ -44,6 +45,15 @@ def tile_transform(spec: ModelSpec, train: bool) -> TileTransform:
             ),
         ]
     else:
-        steps += [A.SmallestMaxSize(max_size=size), A.CenterCrop(height=size, width=size)]
+        cv_mode = cv2.INTER_LINEAR if spec.interpolation == "bilinear" else cv2.INTER_CUBIC
+        if spec.resize_mode == "squash":
+            steps += [A.Resize(height=size, width=size, interpolation=cv_mode)]
+        elif spec.resize_mode == "longest":
+            steps += [
+                A.LongestMaxSize(max_size=size, interpolation=cv_mode),
+                A.PadIfNeeded(min_height=size, min_width=size, fill=spec.fill_color),
+            ]
+        else:
+            steps += [A.SmallestMaxSize(max_size=size, interpolation=cv_mode), A.CenterCrop(height=size, width=size)]
     steps += [A.Normalize(mean=spec.mean, std=spec.std, max_pixel_value=255.0), ToTensorV2()]
     return TileTransform(A.Compose(steps), train)
