@@ -345,7 +345,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from clipzoo.core.errors import InputError
     from clipzoo.pipeline.predict import input_frame, predict
 
-
     params = {
         "labels": args.labels,
         "templates": args.templates,
