@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 import torch
 from clipzoo.core.checkpoint import load_checkpoint_file
@@ -23,11 +24,11 @@ def test_sigkill_and_resume_match_an_uninterrupted_run(tiny_spec, image_demo, tm
     def command(out):
         return [
             sys.executable, "-m", "clipzoo.cli.main", "train", "image", "--data", str(image_demo.train),
-            "--config", str(spec_path), "--epochs", "8", "--batch-size", "16", "--warmup-steps", "2",
+            "--config", str(spec_path), "--epochs", "3", "--batch-size", "16", "--warmup-steps", "2",
             "--checkpoint-every", "2", "--output-dir", str(out), "--no-register",
         ]  # fmt: skip
 
-    total_steps = 8 * (96 // 16)
+    total_steps = 3 * (len(pd.read_csv(image_demo.train)) // 16)
     full = subprocess.run(command(tmp_path / "full"), env=env, capture_output=True, text=True, timeout=600)
     assert full.returncode == 0, full.stderr[-3000:]
 

@@ -18,7 +18,7 @@ from clipzoo.core.zeroshot import PromptPack
 from clipzoo.domains.pathology.demo_data import write_demo_dataset
 from clipzoo.domains.pathology.prefetch import prefetched
 from clipzoo.domains.pathology.slide import open_slide
-from clipzoo.domains.pathology.slide_zeroshot import classify_slide, encode_slide, topk_pool
+from clipzoo.domains.pathology.slide_zeroshot import classify_slide, encode_slide, overlay, topk_pool
 from clipzoo.domains.pathology.tiling import plan_tiles
 from PIL import Image
 
@@ -95,9 +95,11 @@ def test_slide_prediction_reports_tiles_and_writes_a_heatmap(clip, demo, tmp_pat
     assert result.tiles_used > 0 and result.tiles_skipped > 0 and result.tiles_used + result.tiles_skipped == 30
     assert len(result.tile_coords) == result.tiles_used and all(x % 64 == 0 for x, _ in result.tile_coords)
     with Image.open(heatmap) as img:
-        thumb = np.asarray(img)
+        assert img.format == "PNG"
     with open_slide(root / rel) as slide:
+        plan = plan_tiles(slide, 0.5, 64)
         plain = slide.thumbnail(1024)
+    thumb = overlay(plan, np.ones(plan.n_tiles, np.float32))  # what the heatmap figure shows, pixel-aligned
     assert thumb.shape == plain.shape
     changed = np.abs(thumb.astype(int) - plain.astype(int)).sum(-1) > 0
     assert 0.05 < changed.mean() < 0.95  # tissue tiles coloured, glass left clear
