@@ -43,12 +43,12 @@ from clipzoo.core.model import ClipModel, build_model
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import BUNDLED_PREFIX
 from clipzoo.core.zoo import HF_HUB, STATE_DICT, ZooEntry
-from clipzoo.registry.card import model_card
-from clipzoo.registry.package import library_versions, sha256_file
-from clipzoo.registry.publish import Published, publish
+from clipzoo.registry.package import sha256_file
+from clipzoo.registry.publish import Published
 from clipzoo.registry.tracking import check_line, experiment_for
 
 from .evaluate import evaluate
+from .register import register
 from .zoo import download_hint, entry_status, find_entry
 
 log = logging.getLogger(__name__)
@@ -273,34 +273,10 @@ def _publish(
     provenance: dict[str, Any],
     text_dir: Path | None,
 ) -> Published:
-    from clipzoo.registry.tracking import registered_name
-
     data = {"training": "none: the published weights, unchanged"}
     if heldout is not None:
         data["held-out manifest"] = f"{heldout.source} ({len(heldout)} rows)"
-        example = {"inputs": {"path": [str(heldout.file(0))]}, "params": {"labels": domain.example_labels()}}
     else:
         data["evaluation"] = "none here (no --heldout given): see the numbers its publishers report"
-        example = {"inputs": {"text": [f"an example from the {domain.name} domain"]}, "params": {"task": "embed"}}
-    card = model_card(
-        clip.spec,
-        data,
-        metrics,
-        library_versions(),
-        intended_use=domain.intended_use,
-        limitations=domain.limitations,
-        registered_as=registered_name(domain.name, line),
-        source=provenance,
-    )
     metadata = {"import": provenance, "metrics": metrics}
-    return publish(
-        clip,
-        card,
-        metadata,
-        domain.primary_metric,
-        metrics,
-        example,
-        line=line,
-        text_dir=text_dir,
-        evaluated=heldout is not None,
-    )
+    return register(clip, domain, data, heldout, metrics, metadata, line=line, source=provenance, text_dir=text_dir)

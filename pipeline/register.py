@@ -1,7 +1,9 @@
-"""The register job: a trained model, its card and a smoke prediction through the publish path (champion gate)."""
+"""The register job: a model (trained, or imported as published), its card and a smoke prediction through the publish
+path (champion gate). Training and importing both register through here."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from clipzoo.core.data import Manifest
@@ -13,18 +15,29 @@ from clipzoo.registry.publish import Published, publish
 from clipzoo.registry.tracking import registered_name
 
 
+def smoke_example(domain: Domain, heldout: Manifest | None) -> dict[str, Any]:
+    """What the logged model must answer before it is registered: a held-out file with the domain's labels, or
+    (no held-out data, an import) a text's embedding."""
+    if heldout is not None:
+        return {"inputs": {"path": [str(heldout.file(0))]}, "params": {"labels": domain.example_labels()}}
+    return {"inputs": {"text": [f"an example from the {domain.name} domain"]}, "params": {"task": "embed"}}
+
+
 def register(
     clip: ClipModel,
     domain: Domain,
     data_info: dict[str, Any],
-    heldout: Manifest,
+    heldout: Manifest | None,
     metrics: dict[str, float],
-    train_config: dict[str, Any],
+    metadata: dict[str, Any],
     line: str | None = None,
+    source: dict[str, Any] | None = None,
+    text_dir: Path | None = None,
 ) -> Published:
-    """Inside the training run: log the model from code, check it answers on a held-out file, register it as
+    """Inside the model's run: log the model from code, check it answers ``smoke_example``, register it as
     ``clipzoo-<domain>`` (``clipzoo-<domain>-<line>`` for a named line) and move that line's ``champion`` when its
-    primary metric is at least the champion's."""
+    primary metric is at least the champion's. Without ``heldout`` (an import) the version carries no metric.
+    ``source``: where an imported checkpoint came from, for its card; ``text_dir``: HF text files to package."""
     card = model_card(
         clip.spec,
         data_info,
@@ -33,7 +46,16 @@ def register(
         intended_use=domain.intended_use,
         limitations=domain.limitations,
         registered_as=registered_name(domain.name, line),
+        source=source,
     )
-    example = {"inputs": {"path": [str(heldout.file(0))]}, "params": {"labels": domain.example_labels()}}
-    metadata = {"train_config": train_config, "data": data_info, "metrics": metrics}
-    return publish(clip, card, metadata, domain.primary_metric, metrics, example, line=line)
+    return publish(
+        clip,
+        card,
+        metadata,
+        domain.primary_metric,
+        metrics,
+        smoke_example(domain, heldout),
+        line=line,
+        text_dir=text_dir,
+        evaluated=heldout is not None,
+    )

@@ -205,8 +205,9 @@ def train(
             result.metrics = report.metrics
             if register:
                 data_info = _data_info(runner, result.stages, heldout_manifest, config)
+                metadata = {"train_config": config.to_dict(), "data": data_info, "metrics": report.metrics}
                 result.published = register_model(
-                    clip, domain, data_info, heldout_manifest, report.metrics, config.to_dict(), line=line
+                    clip, domain, data_info, heldout_manifest, report.metrics, metadata, line=line
                 )
     result.seconds = time.perf_counter() - start
     return result
