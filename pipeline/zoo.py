@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clipzoo.core.domain import Domain, available_domains, get_domain
-from clipzoo.core.errors import ClipzooError, InputError
+from clipzoo.core.errors import ClipzooError
 from clipzoo.core.zoo import OPEN_CLIP_HUB, STATE_DICT, TRANSFORMERS, ZooEntry
 
 # The file whose presence in the cache says a repo of this format is there.
@@ -93,11 +93,3 @@ def list_zoo(domain: str | None = None, folder: str | Path | None = None) -> lis
 
 def find_entry(domain: Domain, name: str) -> ZooEntry | None:
     return next((e for e in domain.zoo() if e.name == name), None)
-
-
-def require_entry(domain: Domain, name: str) -> ZooEntry:
-    entry = find_entry(domain, name)
-    if entry is None:
-        known = ", ".join(e.name for e in domain.zoo()) or "none"
-        raise InputError(f"domain {domain.name!r} has no zoo entry {name!r}; its entries: {known}")
-    return entry
