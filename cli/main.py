@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", help="a folder holding a zoo entry's weight file (instead of the HF cache)")
     p.add_argument("--allow-download", action="store_true", help="fetch a missing checkpoint from the Hugging Face Hub")
 
+    p = sub.add_parser("adapt", help="few-shot adaptation without training (GDA, Tip-Adapter...), registered")
+    p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
+    p.add_argument("--shots", required=True, help="manifest of labelled examples (a path column + the label column)")
+    p.add_argument("--label-column", required=True, help="the shots' column holding each example's class")
+    p.add_argument("--method", default="gda", choices=("gda", "tip", "proto", "linear"))
+    p.add_argument("--name", help="the model line: clipzoo-<domain>-<NAME> (default <label-column>-<method>)")
+    p.add_argument("--heldout", help="held-out manifest with the same column: adapted vs zero-shot before registering")
+    p.add_argument("--seed", type=int, default=0, help="seed of the cross-validation split")
+
     p = sub.add_parser("zoo", help="the catalogue of published domain checkpoints")
     zsub = p.add_subparsers(dest="zoo_command", required=True)
     zl = zsub.add_parser("list", help="every entry, its licence, paper, reported numbers and whether it is here")
@@ -303,6 +312,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from clipzoo.pipeline.adapt import adapt
+
+    result = adapt(
+        args.model, args.shots, args.label_column, args.method, line=args.name, heldout=args.heldout, seed=args.seed
+    )
+    head, info = result.head, result.head.info
+    print(f"adapted {result.source}: {head.describe()} ({info['shots']} shots, column {info['label_column']!r})")
+    print(f"  classes: {', '.join(head.classes)}")
+    cv = f", cross-validated accuracy {info['cv_accuracy']:.4f}" if info["cv_accuracy"] is not None else ""
+    print(f"  setting {info['setting'] or '-'}, blend {info['relative_blend']} ({info['selection']}{cv})")
+    print(f"  fitted in {info['fit_seconds']:.3f} s")
+    for key in sorted(result.metrics):
+        print(f"  {key:36s} {result.metrics[key]:.4f}")
+    _print_published(result.published)
+    return 0
+
+
 def cmd_zoo(args: argparse.Namespace) -> int:
     from clipzoo.pipeline.zoo import list_zoo
 
@@ -342,7 +369,6 @@ _SHOWN = ("input", "labels", "scores", "error", "embedding")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from clipzoo.core.errors import InputError
     from clipzoo.pipeline.predict import input_frame, predict
 
     params = {
@@ -355,8 +381,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "options": json.dumps(_key_values(args.option, "--option")),
     }
     frame = input_frame(args.files, args.text)
-    if args.task == "classify" and not args.labels:
-        raise InputError("classification needs candidate labels: give --labels LABEL [LABEL ...]")
     rows = predict(args.model, frame, params)
     failed = 0
     for row in rows:
@@ -496,6 +520,7 @@ def cmd_domains(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train,
     "import": cmd_import,
+    "adapt": cmd_adapt,
     "zoo": cmd_zoo,
     "eval": cmd_eval,
     "predict": cmd_predict,

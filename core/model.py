@@ -16,6 +16,7 @@ from open_clip.hf_model import HFTextEncoder
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .adapt.head import AdaptedHead
 from .errors import InputError
 from .spec import ModelSpec
 from .text import build_tokenizer, lock_text_tower, resolve_model_cfg
@@ -26,11 +27,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ClipModel:
-    """An open_clip model with the tokenizer and spec it was built from."""
+    """An open_clip model with the tokenizer and spec it was built from, and its few-shot classifier head when it
+    was adapted (``clipzoo adapt``)."""
 
     model: nn.Module
     tokenizer: object
     spec: ModelSpec
+    head: AdaptedHead | None = None
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
         """Token ids ``[N, T]``. For a Hugging Face text tower, ``T`` stops at the batch's longest text instead of

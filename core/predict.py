@@ -74,6 +74,15 @@ class PredictRequest:
     options: dict[str, Any] = field(default_factory=dict)  # task-specific settings
 
 
+@dataclass(frozen=True)
+class _Scorer:
+    """Class names, features -> [N, C] probabilities, and a note for each row (which classifier answered)."""
+
+    classes: list[str]
+    probabilities: Callable[[torch.Tensor], torch.Tensor]
+    note: str | None = None
+
+
 # A domain task: (predictor, request) -> one Prediction per item. Domains declare theirs in ``Domain.prediction_tasks``.
 PredictionTask = Callable[["Predictor", PredictRequest], list[Prediction]]
 
@@ -171,15 +180,9 @@ class Predictor:
             return self.domain.prediction_tasks()[task](self, request)
         if task == "embed" and any(not item.has_file for item in items):
             return self._embed_mixed(items)
-        pack = None
-        if task == "classify":
-            if not labels:
-                raise InputError("classification needs at least one label (the label list is empty)")
-            pack = PromptPack.for_labels(labels, templates or self.domain.label_templates())
+        scorer = self._scorer(labels or (), templates) if task == "classify" else None
         features, errors = self.encode(items)
-        probs = (
-            class_probabilities(features, self.classifier(pack), self.clip) if pack and features is not None else None
-        )
+        probs = scorer.probabilities(features) if scorer is not None and features is not None else None
         results: list[Prediction] = []
         row = 0
         for item, error in zip(items, errors, strict=True):
@@ -189,13 +192,37 @@ class Predictor:
             pred = Prediction(input=item.name)
             if probs is not None:
                 scores, order = probs[row].topk(min(top_k, probs.shape[1]))
-                pred.labels = [pack.class_names[i] for i in order.tolist()]
+                pred.labels = [scorer.classes[i] for i in order.tolist()]
                 pred.scores = [round(float(s), 6) for s in scores]
+                if scorer.note:
+                    pred.extra["classifier"] = scorer.note
             if return_embeddings or task == "embed":
                 pred.embedding = features[row].tolist()
             results.append(pred)
             row += 1
         return results
+
+    def _scorer(self, labels: Sequence[str], templates: Sequence[str] | None) -> _Scorer:
+        """How labels are scored: an adapted model's head for its own classes (all of them when no labels are
+        given, or the subset asked for), else the zero-shot classifier of the labels, saying so on an adapted
+        model."""
+        head = self.clip.head
+        if head is not None and not templates and set(labels) <= set(head.classes):
+            classes = list(labels) if labels else head.classes
+            return _Scorer(classes, lambda f: head.probabilities(f, classes), head.describe())
+        if not labels:
+            raise InputError(
+                "classification needs candidate labels: give --labels LABEL [LABEL ...] (served: the 'labels' "
+                "param); only an adapted model (clipzoo adapt) has classes of its own"
+            )
+        pack = PromptPack.for_labels(labels, templates or self.domain.label_templates())
+        weights = self.classifier(pack)
+        note = None
+        if head is not None:
+            outside = [lb for lb in labels if lb not in head.classes]
+            why = f"labels outside the adapted classes ({', '.join(outside)})" if outside else "templates given"
+            note = f"zero-shot: {why}"
+        return _Scorer(pack.class_names, lambda f: class_probabilities(f, weights, self.clip), note)
 
     def _expand(self, item: InputItem) -> list[InputItem]:
         if item.data is not None or not item.has_file:

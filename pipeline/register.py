@@ -33,11 +33,15 @@ def register(
     line: str | None = None,
     source: dict[str, Any] | None = None,
     text_dir: Path | None = None,
+    example: dict[str, Any] | None = None,
+    primary_metric: str | None = None,
 ) -> Published:
     """Inside the model's run: log the model from code, check it answers ``smoke_example``, register it as
     ``clipzoo-<domain>`` (``clipzoo-<domain>-<line>`` for a named line) and move that line's ``champion`` when its
     primary metric is at least the champion's. Without ``heldout`` (an import) the version carries no metric.
-    ``source``: where an imported checkpoint came from, for its card; ``text_dir``: HF text files to package."""
+    ``source``: where an imported checkpoint came from, for its card; ``text_dir``: HF text files to package;
+    ``example``: the smoke prediction (default ``smoke_example``); ``primary_metric``: the line's champion metric
+    (default the domain's)."""
     card = model_card(
         clip.spec,
         data_info,
@@ -52,9 +56,9 @@ def register(
         clip,
         card,
         metadata,
-        domain.primary_metric,
+        primary_metric or domain.primary_metric,
         metrics,
-        smoke_example(domain, heldout),
+        example or smoke_example(domain, heldout),
         line=line,
         text_dir=text_dir,
         evaluated=heldout is not None,

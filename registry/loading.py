@@ -5,12 +5,17 @@ Both load a verified copy (``verified.py``): a file that differs from the regist
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 import mlflow
 from clipzoo.core.errors import ModelNotFoundError
 from clipzoo.core.model import ClipModel
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from .package import load_package
+from .package import SPEC, load_package
 from .verified import verified_copy
 
 # The CLI predicts on the user's own files: any local path, no server limits.
@@ -26,11 +31,17 @@ def load_pyfunc(ref: str) -> mlflow.pyfunc.PyFuncModel:
             raise ModelNotFoundError(f"cannot load {mv.name} version {mv.version}: {err.message}") from err
 
 
-def load_clip(ref: str) -> ClipModel:
-    """Verify a version's artifact and rebuild its ``ClipModel``."""
+@contextlib.contextmanager
+def registered_package(ref: str) -> Iterator[tuple[ModelVersion, Path]]:
+    """A verified copy of a version's clipzoo model folder, for the length of a ``with`` block."""
     with verified_copy(ref) as (mv, folder):
-        packages = [p for p in sorted((folder / "artifacts").glob("*")) if (p / "spec.json").is_file()]
+        packages = [p for p in sorted((folder / "artifacts").glob("*")) if (p / SPEC).is_file()]
         if not packages:
             raise ModelNotFoundError(f"{mv.name} version {mv.version} holds no clipzoo model folder")
-        package = packages[0]
+        yield mv, packages[0]
+
+
+def load_clip(ref: str) -> ClipModel:
+    """Verify a version's artifact and rebuild its ``ClipModel``."""
+    with registered_package(ref) as (_, package):
         return load_package(package)

@@ -1,4 +1,5 @@
-"""The folder a registered model is made of: safetensors weights, spec, model card, checksums, versions.
+"""The folder a registered model is made of: safetensors weights, spec, model card, checksums, versions, and an
+adapted model's few-shot head (``adapter.safetensors`` + ``adapter.json``).
 
 Like a MONAI bundle's ``metadata.json``, the versions of everything the model was trained with travel with it.
 """
@@ -12,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from clipzoo.core.adapt import AdaptedHead
 from clipzoo.core.checkpoints import TEXT_FILES
 from clipzoo.core.errors import ChecksumError, InputError
 from clipzoo.core.model import ClipModel, build_model, load_weights, save_weights
@@ -65,6 +67,8 @@ def write_package(
     clip.spec.save(folder / SPEC)
     (folder / CARD).write_text(card)
     sums = {WEIGHTS: sha256_file(folder / WEIGHTS), SPEC: sha256_file(folder / SPEC)}
+    if clip.head is not None:
+        sums.update({name: sha256_file(folder / name) for name in clip.head.save(folder)})
     if text_dir is not None:
         copied = [name for name in TEXT_FILES if (Path(text_dir) / name).is_file()]
         if not copied:
@@ -120,4 +124,5 @@ def load_package(folder: str | Path) -> ClipModel:
     clip.spec = spec
     load_weights(clip.model, folder / WEIGHTS)
     clip.model.eval()
+    clip.head = AdaptedHead.load(folder)
     return clip

@@ -92,7 +92,7 @@ def test_a_missing_file_under_the_data_root_is_named(server, image_demo):
             "not a decodable image",
         ),
         ({"inputs": {"path": ["/nonexistent/file.png"]}, "params": {"labels": ["a"]}}, "not under a data root"),
-        ({"inputs": {"text": ["x"]}, "params": {"labels": []}}, "label list is empty"),
+        ({"inputs": {"text": ["x"]}, "params": {"labels": []}}, "needs candidate labels"),
         ({"inputs": {"text": ["x"]}, "params": {"labels": ["a"], "task": "dance"}}, "unknown task"),
         ({"inputs": {"other": ["x"]}}, "'path', base64 'data' or 'text'"),
     ],

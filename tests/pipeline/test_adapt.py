@@ -1,0 +1,144 @@
+"""`clipzoo adapt` as a user runs it: a registered model adapted to a few shots, registered as a version of its own
+line, then predicting (CLI and server) exactly as the adapted head does in process."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+import torch
+from clipzoo.core.domain import get_domain
+from clipzoo.core.predict import InputItem, Predictor
+from clipzoo.registry.loading import load_clip
+from clipzoo.registry.package import sha256_file
+
+from tests.cli.test_cli import clipzoo_inprocess
+from tests.cli.test_import_cli import card_of
+from tests.helpers.hub import hub_cache, write_open_clip_repo
+
+__all__ = ["hub_cache"]  # a fixture
+
+
+def _shots(image_demo, folder: Path, per_class: int, seed: int = 0) -> Path:
+    """``per_class`` training images of each shape, as a manifest of absolute paths with the ``shape`` column."""
+    frame = pd.read_csv(image_demo.train)
+    picked = frame.groupby("shape").sample(n=per_class, random_state=seed)
+    picked = picked.assign(path=[str(Path(image_demo.train).parent / p) for p in picked["path"]])
+    out = folder / f"shots-{per_class}.csv"
+    picked[["path", "shape"]].to_csv(out, index=False)
+    return out
+
+
+def _heldout_files(image_demo, n: int) -> list[str]:
+    frame = pd.read_csv(image_demo.heldout)
+    return [str(Path(image_demo.heldout).parent / p) for p in frame["path"][:n]]
+
+
+def _predict_json(capsys, *args: str) -> list[dict]:
+    proc = clipzoo_inprocess(capsys, "predict", *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def adapted(registered_image_model, image_demo, tmp_path_factory):
+    shots = _shots(image_demo, tmp_path_factory.mktemp("shots"), per_class=4)
+    return shots
+
+
+def test_adapt_registers_a_line_whose_predictions_are_the_heads(adapted, image_demo, capsys):
+    shots = adapted
+    proc = clipzoo_inprocess(
+        capsys, "adapt", "clipzoo-image", "--shots", str(shots), "--label-column", "shape", "--method", "gda",
+        "--heldout", str(image_demo.heldout),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    shapes = sorted(pd.read_csv(shots)["shape"].unique())
+    assert f"gda adapted on 4 shots per class ({4 * len(shapes)} shots, column 'shape')" in proc.stdout
+    assert "registered clipzoo-image-shape-gda version 1; adapted_shape_top1 =" in proc.stdout
+    assert "zero_shot_shape_top1" in proc.stdout
+
+    clip = load_clip("image-shape-gda")
+    head = clip.head
+    assert head is not None and head.method == "gda" and sorted(head.classes) == shapes
+    assert head.info["shots_manifest_sha256"] == sha256_file(shots)
+    files = _heldout_files(image_demo, 3)
+    predictor = Predictor(clip, get_domain("image"))
+    features, _ = predictor.encode([InputItem.from_path(f) for f in files])
+    expected = head.probabilities(features)
+
+    rows = _predict_json(capsys, "image-shape-gda", *files, "--top-k", "5")
+    for row, probs in zip(rows, expected, strict=True):
+        assert row["classifier"] == "gda adapted on 4 shots per class"
+        want = {c: float(p) for c, p in zip(head.classes, probs, strict=True)}
+        assert {lb: pytest.approx(want[lb], abs=1e-5) for lb in row["labels"]} == dict(
+            zip(row["labels"], row["scores"], strict=True)
+        )
+
+    subset = _predict_json(capsys, "image-shape-gda", files[0], "--labels", "circle", "star")[0]
+    assert sorted(subset["labels"]) == ["circle", "star"] and sum(subset["scores"]) == pytest.approx(1, abs=1e-5)
+    assert subset["classifier"].startswith("gda adapted")
+
+    outside = _predict_json(capsys, "image-shape-gda", files[0], "--labels", "circle", "banana")[0]
+    assert outside["classifier"] == "zero-shot: labels outside the adapted classes (banana)"
+
+    card = card_of("image-shape-gda")
+    assert sha256_file(shots) in card and "gda" in card and "circle" in card and "clipzoo-image/1" in card
+
+    embedded = _predict_json(capsys, "image-shape-gda", files[0], "--task", "embed", "--embeddings")[0]
+    base = _predict_json(capsys, "clipzoo-image/1", files[0], "--task", "embed", "--embeddings")[0]
+    torch.testing.assert_close(torch.tensor(embedded["embedding"]), torch.tensor(base["embedding"]))
+
+
+def test_a_published_checkpoint_adapts_like_a_trained_model(hub_cache, image_demo, tmp_path, capsys):
+    write_open_clip_repo(hub_cache, "clipzoo-test/tiny-adapt", seed=11)
+    proc = clipzoo_inprocess(capsys, "import", "hf-hub:clipzoo-test/tiny-adapt", "--domain", "image", "--name", "pub")
+    assert proc.returncode == 0, proc.stderr
+    shots = _shots(image_demo, tmp_path, per_class=2, seed=1)
+    proc = clipzoo_inprocess(
+        capsys, "adapt", "pub", "--shots", str(shots), "--label-column", "shape", "--method", "tip", "--name", "pub-tip"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "registered clipzoo-image-pub-tip version 1 (not evaluated)" in proc.stdout
+    row = _predict_json(capsys, "pub-tip", _heldout_files(image_demo, 1)[0], "--top-k", "10")[0]
+    assert sorted(row["labels"]) == sorted(pd.read_csv(shots)["shape"].unique())
+    assert row["classifier"].startswith("tip adapted on 2 shots")
+
+
+def test_bad_shots_are_refused_before_anything_is_registered(adapted, tmp_path, capsys):
+    frame = pd.read_csv(adapted)
+    one_class = tmp_path / "one.csv"
+    frame.assign(shape="blob").to_csv(one_class, index=False)
+    cases = [
+        (("--shots", str(tmp_path / "none.csv"), "--label-column", "shape"), "manifest not found"),
+        (("--shots", str(adapted), "--label-column", "size"), "manifest has no column 'size'"),
+        (("--shots", str(one_class), "--label-column", "shape"), "values ['blob'] are not classes of 'shape'"),
+    ]
+    for args, message in cases:
+        proc = clipzoo_inprocess(capsys, "adapt", "clipzoo-image", *args, "--name", "refused")
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert clipzoo_inprocess(capsys, "predict", "image-refused", "x.png").returncode == 2
+
+
+@pytest.mark.slow
+def test_a_served_adapted_model_answers_as_in_process(adapted, image_demo, capsys):
+    from tests.helpers.serving import served
+
+    proc = clipzoo_inprocess(
+        capsys, "adapt", "clipzoo-image", "--shots", str(adapted), "--label-column", "shape", "--method", "proto",
+        "--name", "served-proto",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    file = _heldout_files(image_demo, 1)[0]
+    local = _predict_json(capsys, "image-served-proto", file)[0]
+    payload = {"inputs": {"data": [base64.b64encode(Path(file).read_bytes()).decode()], "name": ["x.png"]}}
+    with served("image-served-proto", "serve-adapted.log") as url:
+        answer = requests.post(f"{url}/invocations", json=payload, timeout=120)
+    assert answer.status_code == 200, answer.text
+    row = answer.json()["predictions"][0]
+    assert row["labels"] == local["labels"] and row["classifier"] == local["classifier"]
+    assert row["scores"] == pytest.approx(local["scores"], abs=1e-5)
