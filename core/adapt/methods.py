@@ -44,27 +44,29 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     return torch.stack([features[labels == c].mean(0) for c in range(num_classes)])
 
 
-def gda_precision(features: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-    """The shared precision matrix of GDA, with the empirical-Bayes ridge of "A Hard-to-Beat Baseline for
-    Training-free CLIP-based Adaptation" (Wang et al., ICLR 2024): ``D ((N - 1) S + tr(S) I)^-1`` where ``S`` is the
-    covariance of the class-centred features. With one shot per class ``S`` is zero and this is the identity
-    (nearest class mean)."""
+def gda_weight(features: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """``mu Sigma^-1`` of GDA, with the shared precision of "A Hard-to-Beat Baseline for Training-free CLIP-based
+    Adaptation" (Wang et al., ICLR 2024): ``Sigma^-1 = D ((N - 1) S + tr(S) I)^-1``, an empirical-Bayes ridge on the
+    covariance ``S`` of the class-centred features ``Z`` (``(N - 1) S = Z^T Z``). Few shots give ``N < D``, so the
+    inverse is taken through the Woodbury identity on ``N x N``:
+    ``(t I + Z^T Z)^-1 = (I - Z^T (t I + Z Z^T)^-1 Z) / t``. With one shot per class ``Z`` is zero and the precision
+    the identity (nearest class mean)."""
     centred = (features - means[labels]).double()
     n, dim = centred.shape
-    cov = centred.T @ centred / max(n - 1, 1)
-    trace = float(torch.trace(cov))
+    trace = float((centred * centred).sum()) / max(n - 1, 1)
     if trace <= 1e-12:
-        return torch.eye(dim, dtype=torch.float32)
-    ridge = (n - 1) * cov + trace * torch.eye(dim, dtype=torch.float64)
-    return (dim * torch.linalg.pinv(ridge, hermitian=True)).float()
+        return means.clone()
+    mu = means.double()
+    gram = centred @ centred.T + trace * torch.eye(n, dtype=torch.float64)
+    inner = torch.cholesky_solve((mu @ centred.T).T, torch.linalg.cholesky(gram)).T  # [C, N]
+    return (dim / trace * (mu - inner @ centred)).float()
 
 
 def fit_gda(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Adapter:
     """Gaussian discriminant analysis with a shared covariance and uniform class priors:
-    ``W = mu Sigma^-1``, ``b_c = -1/2 mu_c^T Sigma^-1 mu_c``."""
+    ``W = mu Sigma^-1``, ``b_c = -1/2 mu_c^T Sigma^-1 mu_c + log(1 / C)``."""
     means = class_means(features, labels, num_classes)
-    precision = gda_precision(features, labels, means)
-    weight = means @ precision
+    weight = gda_weight(features, labels, means)
     bias = -0.5 * (weight * means).sum(dim=1) + float(np.log(1.0 / num_classes))
     return Adapter("linear", {"weight": weight, "bias": bias})
 

@@ -86,7 +86,7 @@ def fit_head(
     started = time.perf_counter()
     if counts.min() >= 2:
         setting, blend, cv_accuracy = _cross_validate(method, features, targets, zero_shot, len(classes), seed)
-        how = f"{len(_folds(targets.numpy(), seed))}-fold stratified cross-validation on the shots"
+        how = f"{min(MAX_FOLDS, int(counts.min()))}-fold stratified cross-validation on the shots"
     else:
         setting, blend, cv_accuracy = _DEFAULT_SETTING.get(method, {}), 1.0, None
         how = "defaults: a class has a single shot, too few to cross-validate"
