@@ -142,3 +142,23 @@ def test_a_served_adapted_model_answers_as_in_process(adapted, image_demo, capsy
     row = answer.json()["predictions"][0]
     assert row["labels"] == local["labels"] and row["classifier"] == local["classifier"]
     assert row["scores"] == pytest.approx(local["scores"], abs=1e-5)
+
+
+def test_label_columns_take_the_domains_prompts_and_a_finding_adapts_as_present_or_absent(tmp_path):
+    from clipzoo.core.data import Manifest
+    from clipzoo.pipeline.adapt import label_set
+
+    findings = tmp_path / "findings.csv"
+    pd.DataFrame({"path": ["a.nii.gz", "b.nii.gz", "c.nii.gz"], "effusion": [1, 0, 1]}).to_csv(findings, index=False)
+    medical = get_domain("medical")
+    effusion = label_set(medical, Manifest.read(findings, require_caption=False), "effusion")
+    present, absent = effusion.pack.class_names
+    assert effusion.binary and effusion.pack.name == "finding:effusion"
+    assert effusion.labels(Manifest.read(findings, require_caption=False)) == [present, absent, present]
+
+    glosses = tmp_path / "glosses.csv"
+    pd.DataFrame({"path": ["x.pose", "y.pose"], "gloss": ["HOUSE", "BOOK"]}).to_csv(glosses, index=False)
+    sign = get_domain("sign_language")
+    gloss = label_set(sign, Manifest.read(glosses, require_caption=False), "gloss")
+    assert not gloss.binary and gloss.pack.class_names == ["BOOK", "HOUSE"]
+    assert gloss.pack.templates == sign.label_templates()
