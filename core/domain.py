@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .benchmark import Benchmark, load_benchmarks
 from .spec import ModelSpec
 from .stages import CONTRASTIVE, Stage
 from .zoo import ZooEntry, load_zoo
@@ -174,9 +175,24 @@ class Domain(ABC):
     def zoo(self) -> list[ZooEntry]:
         """The published checkpoints of this domain (``clipzoo zoo list``, ``clipzoo import NAME``), as data: by
         default the ``zoo.json`` beside the domain's package, if there is one."""
+        path = self._package_file("zoo.json")
+        return load_zoo(path, self.name) if path is not None else []
+
+    def benchmarks(self) -> list[Benchmark]:
+        """The field's standard benchmarks for this domain (``clipzoo eval --benchmark``, ``clipzoo leaderboard``), as
+        data: by default the ``benchmarks.json`` beside the domain's package, if there is one."""
+        path = self._package_file("benchmarks.json")
+        return load_benchmarks(path, self.name) if path is not None else []
+
+    def benchmark_evaluators(self) -> dict[str, Any]:
+        """Evaluators of benchmark tasks core does not know (``composed``, ``slide``), by task: each
+        ``fn(clip, benchmark, manifest) -> dict[str, float]`` of metrics, the benchmark's ``metric`` among them."""
+        return {}
+
+    def _package_file(self, name: str) -> Path | None:
         module = sys.modules.get(type(self).__module__)
-        path = Path(module.__file__).with_name("zoo.json") if module and module.__file__ else None
-        return load_zoo(path, self.name) if path is not None and path.is_file() else []
+        path = Path(module.__file__).with_name(name) if module and module.__file__ else None
+        return path if path is not None and path.is_file() else None
 
     def build_catalogue(self, clip: Any, manifest: Any, folder: Path, model_ref: str, options: dict[str, Any]) -> str:
         """Embed a manifest's items with ``clip`` into a searchable catalogue folder stamped with ``model_ref``
