@@ -7,6 +7,7 @@ eval MODEL --benchmark NAME --data DIR`` converts the folder with ``layout`` (``
 evaluates the benchmark's ``task``:
 
 - ``classification``: zero-shot top-1 over ``classes`` on ``label_column`` (accuracy, balanced accuracy, per class);
+  without ``classes`` (a benchmark whose classes are its split's, such as a sign vocabulary), the column's values;
 - ``multilabel``: one 0/1 column per class; each class scored by the softmax over its present/absent prompt pair
   (``negatives``) or, without one, by its cosine; AUROC per class and their mean (``mean_auroc``);
 - ``retrieval``: text-to-image over ``text_column``: ``R@1``, ``R@5``, ``R@10``, ``MRR``;
@@ -61,8 +62,8 @@ class Benchmark:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InputError(f"benchmark {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
-        if self.task in (CLASSIFICATION, SLIDE) and not (self.label_column and self.classes):
-            raise InputError(f"benchmark {self.name!r}: a {self.task} benchmark names its label column and classes")
+        if self.task in (CLASSIFICATION, SLIDE) and not self.label_column:
+            raise InputError(f"benchmark {self.name!r}: a {self.task} benchmark names its label column")
         if self.task == MULTILABEL and not self.classes:
             raise InputError(f"benchmark {self.name!r}: a multilabel benchmark names its classes (one column each)")
         if self.classes and any("{}" not in t for t in self.templates):
