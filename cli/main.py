@@ -100,9 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     zl.add_argument("--domain")
     zl.add_argument("--folder", help="a folder where weight files were put by hand")
 
-    p = sub.add_parser("eval", help="zero-shot evaluation of a registered model on a manifest")
+    p = sub.add_parser("eval", help="zero-shot evaluation of a registered model on a manifest or a benchmark")
     p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
-    p.add_argument("--data", required=True, help="held-out manifest, or 'demo'")
+    p.add_argument("--data", required=True, help="held-out manifest, or 'demo'; with --benchmark, the published folder")
+    p.add_argument("--benchmark", help="a standard benchmark of the model's domain (clipzoo leaderboard lists them)")
+
+    p = sub.add_parser("leaderboard", help="every registered version on each benchmark, beside published numbers")
+    p.add_argument("--domain")
+    p.add_argument("--benchmark")
+    p.add_argument("--json", action="store_true", help="print JSON lines")
 
     p = sub.add_parser("predict", help="zero-shot prediction on files with a registered model")
     p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
@@ -163,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("list")
     ms = msub.add_parser("show")
     ms.add_argument("model")
+    mg = msub.add_parser("gate", help="decide a line's champion on a benchmark (no --benchmark: held-out data)")
+    mg.add_argument("name")
+    mg.add_argument("--benchmark")
     mp = msub.add_parser("promote")
     mp.add_argument("name")
     mp.add_argument("version")
@@ -233,6 +242,12 @@ def _print_metrics(domain, metrics: dict[str, float]) -> None:
 
 
 def _print_published(pub) -> None:
+    _print_registration(pub)
+    if pub.champion_note:
+        print(f"  {pub.champion_note}")
+
+
+def _print_registration(pub) -> None:
     if pub.primary_value is None:
         print(
             f"registered {pub.name} version {pub.version} (not evaluated)"
@@ -358,10 +373,51 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.benchmark:
+        return _eval_benchmark(args)
     from clipzoo.pipeline.evaluate import evaluate_registered
 
     domain, report = evaluate_registered(args.model, args.data)
     _print_metrics(domain, report.metrics)
+    return 0
+
+
+def _eval_benchmark(args: argparse.Namespace) -> int:
+    from clipzoo.pipeline.benchmark import evaluate_on_benchmark
+
+    result = evaluate_on_benchmark(args.model, args.benchmark, args.data)
+    bench = result.benchmark
+    print(f"{bench.title} ({bench.name}): {result.model} on {result.rows} rows, manifest {result.manifest_sha256[:16]}")
+    for key in sorted(result.report.metrics):
+        mark = "  <- " + bench.metric if key == bench.metric else ""
+        print(f"  {key:36s} {result.report.metrics[key]:.4f}{mark}")
+    for anchor in bench.anchors:
+        print(f"  published: {anchor.model} {bench.metric} = {anchor.value} ({anchor.source})")
+    print(f"logged as run {result.run_id}")
+    if result.champion_note:
+        print(result.champion_note)
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from clipzoo.pipeline.leaderboard import leaderboard
+
+    boards = leaderboard(args.domain, args.benchmark)
+    if args.json:
+        for board in boards:
+            for row in board.to_rows():
+                print(json.dumps(row))
+        return 0
+    if not boards:
+        print("no benchmarks" + (f" for domain {args.domain!r}" if args.domain else ""))
+    for board in boards:
+        bench = board.benchmark
+        where = f"manifest {board.manifest_sha256[:16]}" if board.manifest_sha256 else "nothing measured here yet"
+        print(f"{bench.domain} / {bench.name}: {bench.title}  [{bench.metric}; {where}]")
+        for e in board.entries:
+            value = f"{e.value:.4f}" if e.value is not None else "-"
+            mark = f"published ({e.source})" if e.published else e.source
+            print(f"  {e.model:40s} {value:>8s}  {mark}")
     return 0
 
 
@@ -497,6 +553,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
     elif args.models_command == "show":
         print(json.dumps(catalog.show_model(args.model), indent=2, default=str))
+    elif args.models_command == "gate":
+        from clipzoo.pipeline.benchmark import gate_line
+
+        print(gate_line(args.name, args.benchmark))
     else:
         catalog.promote(args.name, args.version, alias=args.alias)
         print(f"{args.name}@{args.alias} -> version {args.version}")
@@ -523,6 +583,7 @@ COMMANDS = {
     "adapt": cmd_adapt,
     "zoo": cmd_zoo,
     "eval": cmd_eval,
+    "leaderboard": cmd_leaderboard,
     "predict": cmd_predict,
     "serve": cmd_serve,
     "demo": cmd_demo,

@@ -10,7 +10,7 @@ from clipzoo.core.data import Manifest
 from clipzoo.core.domain import Domain
 from clipzoo.core.model import ClipModel
 from clipzoo.registry.card import model_card
-from clipzoo.registry.package import library_versions
+from clipzoo.registry.package import library_versions, sha256_file
 from clipzoo.registry.publish import Published, publish
 from clipzoo.registry.tracking import registered_name
 
@@ -62,4 +62,5 @@ def register(
         line=line,
         text_dir=text_dir,
         evaluated=heldout is not None,
+        data_sha256=sha256_file(heldout.source) if heldout is not None else None,
     )

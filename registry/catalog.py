@@ -18,6 +18,12 @@ PRIMARY_VALUE_TAG = "clipzoo.primary_value"
 SHA_TAG = "clipzoo.weights_sha256"
 DOMAIN_TAG = "clipzoo.domain"  # on a registered model: its domain
 LINE_TAG = "clipzoo.line"  # on a registered model: its line ("" for the domain's default line)
+GATE_TAG = "clipzoo.gate_benchmark"  # on a registered model: the benchmark its champion is decided on, if any
+PRIMARY_DATA_TAG = "clipzoo.primary_data_sha256"  # on a version: the held-out manifest its primary metric is from
+# Benchmark results: runs of this experiment, tagged with the version, the benchmark and its manifest's hash.
+BENCHMARK_EXPERIMENT = "clipzoo-benchmarks"
+MODEL_NAME_TAG, MODEL_VERSION_TAG = "clipzoo.model_name", "clipzoo.model_version"
+BENCHMARK_TAG, MANIFEST_SHA_TAG = "clipzoo.benchmark", "clipzoo.manifest_sha256"
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 

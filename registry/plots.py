@@ -50,3 +50,28 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str], title: str)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
     return fig
+
+
+def per_class_figure(values: dict[str, float], what: str, title: str) -> Figure:
+    """One horizontal bar per class (accuracy or AUROC), worst at the top."""
+    names = sorted(values, key=values.get)
+    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.35 * len(names) + 1.2)))
+    ax.barh(names, [values[n] for n in names], color="tab:blue")
+    for i, name in enumerate(names):
+        ax.text(values[name], i, f" {values[name]:.3f}", va="center")
+    ax.set(xlim=(0, 1.1), xlabel=what, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def recall_curve_figure(recall: dict[int, float], title: str) -> Figure:
+    """Recall@K against K (log scale): the retrieval curve."""
+    ks = sorted(recall)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(ks, [recall[k] for k in ks], marker="o")
+    ax.set_xscale("log")
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set(ylim=(0, 1.02), xlabel="K", ylabel="recall@K", title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -24,8 +24,8 @@ from clipzoo.core.model import ClipModel
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from .catalog import DOMAIN_TAG, LINE_TAG, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
-from .champion import settle_champion
+from .catalog import DOMAIN_TAG, LINE_TAG, PRIMARY_DATA_TAG, PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG, SHA_TAG
+from .champion import Score, held_out_score, settle_champion
 from .manifest import manifest_tags
 from .package import RUNTIME_PACKAGES, WEIGHTS, write_package
 from .pyfunc import MODEL_DIR_ARTIFACT, SIGNATURE
@@ -65,6 +65,7 @@ class Published:
     champion: bool
     primary_metric: str
     primary_value: float | None  # None: registered without evaluation (an import without held-out data)
+    champion_note: str | None = None  # why the gate did not compare, when it did not
 
 
 def _log_and_check(
@@ -132,13 +133,15 @@ def publish(
     line: str | None = None,
     text_dir: str | Path | None = None,
     evaluated: bool = True,
+    data_sha256: str | None = None,
 ) -> Published:
     """Inside an active MLflow run: log the pyfunc model, smoke-test it on ``example`` (a payload frame + params),
     register it as ``clipzoo-<domain>`` (``clipzoo-<domain>-<line>`` for a named line) and make it champion when
     ``primary_metric`` is at least the champion's. A run that already registered a version (a rerun after a kill)
     reuses it. ``evaluated=False`` (an imported checkpoint without held-out data) registers without a metric: such a
     version becomes champion only of a line without one. ``text_dir``: HF text config + tokenizer files packaged
-    with the model (see ``write_package``)."""
+    with the model (see ``write_package``); ``data_sha256``: the held-out manifest the metric is from (results on
+    other data are not compared)."""
     client = configure()
     run = mlflow.active_run()
     if run is None:
@@ -157,14 +160,17 @@ def publish(
         model_uri, tags = _log_and_check(clip, card, metadata, example, text_dir)
         if value is not None:
             tags |= {PRIMARY_METRIC_TAG: primary_metric, PRIMARY_VALUE_TAG: repr(value)}
+            if data_sha256:
+                tags[PRIMARY_DATA_TAG] = data_sha256
         _stage("registering")
         mv = register_version(client, name, clip.spec.domain, model_uri, run_id, tags, line)
     else:
         log.info("run %s already registered %s version %s: reusing it", run_id, name, mv.version)
-        primary_metric = mv.tags.get(PRIMARY_METRIC_TAG, primary_metric)
-        recorded = mv.tags.get(PRIMARY_VALUE_TAG)
-        value = float(recorded) if recorded is not None else value
+        recorded = held_out_score(dict(mv.tags))
+        primary_metric, value = recorded.metric or primary_metric, recorded.value
+        data_sha256 = recorded.data
     _stage("champion")
-    champion = settle_champion(client, name, str(mv.version), primary_metric, value)
-    log.info("registered %s version %s (champion: %s)", name, mv.version, champion)
-    return Published(name, str(mv.version), f"models:/{name}/{mv.version}", champion, primary_metric, value)
+    decision = settle_champion(client, name, str(mv.version), Score(primary_metric, value, data_sha256))
+    log.info("registered %s version %s (champion: %s)", name, mv.version, decision.champion)
+    return Published(name, str(mv.version), f"models:/{name}/{mv.version}", decision.champion, primary_metric, value,
+                     decision.note)  # fmt: skip

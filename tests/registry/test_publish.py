@@ -88,13 +88,19 @@ def test_champion_moves_only_when_the_new_version_is_at_least_as_good(registered
         "params": {"labels": ["circle", "square"]},
     }
 
+    same_data = sha256_file(image_demo.heldout)
     with mlflow.start_run():
-        worse = publish(clip, "card", {}, "shape_top1", {"shape_top1": best - 0.1}, example)
-    assert not worse.champion
+        worse = publish(clip, "card", {}, "shape_top1", {"shape_top1": best - 0.1}, example, data_sha256=same_data)
+    assert not worse.champion and worse.champion_note is None
+    assert str(client.get_registered_model(name).aliases[CHAMPION]) == str(champion)
+
+    with mlflow.start_run():  # better, but on other held-out data: not compared, and said so
+        elsewhere = publish(clip, "card", {}, "shape_top1", {"shape_top1": best + 0.1}, example, data_sha256="0" * 64)
+    assert not elsewhere.champion and "measured on other data" in elsewhere.champion_note
     assert str(client.get_registered_model(name).aliases[CHAMPION]) == str(champion)
 
     with mlflow.start_run():
-        equal = publish(clip, "card", {}, "shape_top1", {"shape_top1": best}, example)
+        equal = publish(clip, "card", {}, "shape_top1", {"shape_top1": best}, example, data_sha256=same_data)
     assert equal.champion
     assert str(client.get_registered_model(name).aliases[CHAMPION]) == equal.version
     assert resolve(name).version == equal.version  # a bare name means its champion

@@ -1,0 +1,68 @@
+"""The leaderboard job: every registered version measured on each benchmark, beside the published anchors.
+
+One board per benchmark and converted-manifest hash: results on different manifests of one benchmark (another
+split, another release, a subset) are never put in one column. A version measured twice on the same manifest shows
+its newest result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from clipzoo.core.benchmark import Benchmark
+from clipzoo.core.domain import available_domains, get_domain
+from clipzoo.registry.catalog import BENCHMARK_TAG, MANIFEST_SHA_TAG, MODEL_NAME_TAG, MODEL_VERSION_TAG
+
+from .benchmark import benchmark_runs
+from .evaluate import mlflow_metric_name
+
+
+@dataclass
+class Entry:
+    model: str
+    value: float | None
+    published: bool = False
+    source: str | None = None  # the paper (anchors) or the MLflow run id (measured here)
+
+
+@dataclass
+class Board:
+    benchmark: Benchmark
+    manifest_sha256: str | None  # None: a benchmark nothing here was measured on (anchors only)
+    entries: list[Entry] = field(default_factory=list)
+
+    def to_rows(self) -> list[dict]:
+        return [
+            {"benchmark": self.benchmark.name, "domain": self.benchmark.domain, "metric": self.benchmark.metric,
+             "manifest_sha256": self.manifest_sha256, "model": e.model, "value": e.value, "published": e.published,
+             "source": e.source}
+            for e in self.entries
+        ]  # fmt: skip
+
+
+def leaderboard(domain: str | None = None, benchmark: str | None = None) -> list[Board]:
+    """Boards for every benchmark of ``domain`` (or every domain), or just ``benchmark``; measured rows best first,
+    then the anchors with their source."""
+    benchmarks = [
+        b
+        for d in ([domain] if domain else available_domains())
+        for b in get_domain(d).benchmarks()
+        if benchmark is None or b.name == benchmark
+    ]
+    boards = []
+    for bench in benchmarks:
+        runs = benchmark_runs(bench.domain, bench.name)
+        by_manifest: dict[str, dict[str, Entry]] = {}
+        key = mlflow_metric_name(bench.metric).replace("/", "_")
+        for run in runs:  # newest first: the first result of a version on a manifest is its newest
+            tags = run["tags"]
+            model = f"{tags[MODEL_NAME_TAG]}/{tags[MODEL_VERSION_TAG]}"
+            if tags.get(BENCHMARK_TAG) != bench.name:
+                continue
+            seen = by_manifest.setdefault(tags.get(MANIFEST_SHA_TAG, "?"), {})
+            seen.setdefault(model, Entry(model, run["metrics"].get(key), source=f"run {run['run_id']}"))
+        anchors = [Entry(a.model, a.value, published=True, source=a.source) for a in bench.anchors]
+        for sha, measured in by_manifest.items() or [(None, {})]:
+            ranked = sorted(measured.values(), key=lambda e: -(e.value if e.value is not None else float("-inf")))
+            boards.append(Board(bench, sha, ranked + anchors))
+    return boards
