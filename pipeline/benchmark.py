@@ -20,6 +20,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 from clipzoo.core.benchmark import Benchmark
 from clipzoo.core.benchmark_eval import BenchmarkReport, evaluate_benchmark
 from clipzoo.core.data import PATH_COLUMN, Manifest
@@ -43,6 +44,7 @@ from clipzoo.registry.tracking import clipzoo_home, configure, experiment_for
 
 from .evaluate import mlflow_metric_name
 
+MANIFEST = "manifest.csv"
 EXPERIMENT = BENCHMARK_EXPERIMENT.removeprefix("clipzoo-")  # experiment_for's name for it
 
 
@@ -102,37 +104,55 @@ def benchmark_manifest(domain: Domain, benchmark: Benchmark, data: str | Path) -
     if benchmark.layout not in converters:
         raise InputError(f"benchmark {benchmark.name!r} names converter {benchmark.layout!r}, unknown to {domain.name}")
     cache = clipzoo_home() / "benchmarks" / benchmark.name / _listing_key(data, benchmark)[:24]
-    out = cache / "manifest.csv"
+    out = cache / MANIFEST
     if not out.is_file():
         with scratch("benchmark") as tmp:
-            converters[benchmark.layout].run(str(data), str(tmp / "manifest.csv"), **benchmark.options)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            written = sorted(p for p in tmp.iterdir() if p.is_file())
-            staged = Path(str(cache) + ".partial")
-            shutil.rmtree(staged, ignore_errors=True)
-            staged.mkdir()
-            for path in written:  # the converter's other files (triplets...) beside the manifest
-                _relocate(path, staged / path.name, tmp)
-            if cache.exists():  # converted meanwhile by another command: keep that one
-                shutil.rmtree(staged)
-            else:
-                os.replace(staged, cache)
+            converters[benchmark.layout].run(str(data), str(tmp / MANIFEST), **benchmark.options)
+            _store_converted(tmp, cache)
     manifest = Manifest.read(out, require_caption=False)
     return manifest, manifest_sha256(manifest, data)
 
 
-def _relocate(source: Path, target: Path, old_folder: Path) -> None:
-    """Copy a converter's CSV into the cache with its relative paths re-rooted at the cache folder."""
+def _converted_manifest(tmp: Path) -> Path:
+    """The manifest a converter wrote when asked for ``tmp/manifest.csv``: that file, or (a converter that writes a
+    folder of files) the one CSV in that folder that is not a triplet file."""
+    written = tmp / MANIFEST
+    if written.is_file():
+        return written
+    found = [p for p in written.rglob("*.csv") if not p.name.endswith(".triplets.csv")] if written.is_dir() else []
+    if len(found) != 1:
+        raise InputError(f"the converter wrote {len(found)} manifests where one was expected", written)
+    return found[0]
+
+
+def _store_converted(tmp: Path, cache: Path) -> None:
+    """Move a conversion into the cache folder as ``manifest.csv`` (+ ``manifest.triplets.csv`` and any other file
+    the converter wrote beside it), relative paths re-rooted at the cache; atomic: a folder renamed into place."""
+    manifest = _converted_manifest(tmp)
+    staged = Path(f"{cache}.partial-{os.getpid()}")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    for path in sorted(p for p in manifest.parent.iterdir() if p.is_file()):
+        name = MANIFEST if path == manifest else path.name
+        if path.name == manifest.stem + ".triplets.csv":
+            name = Path(MANIFEST).stem + ".triplets.csv"
+        _relocate(path, staged / name)
+    if cache.exists():  # converted meanwhile by another command: keep that one
+        shutil.rmtree(staged)
+    else:
+        os.replace(staged, cache)
+
+
+def _relocate(source: Path, target: Path) -> None:
+    """Copy a converter's file; a CSV's relative ``path`` column is re-rooted at the target's folder."""
     if source.suffix != ".csv":
         shutil.copy2(source, target)
         return
-    import pandas as pd
-
-    frame = pd.read_csv(source)
+    frame = pd.read_csv(source, dtype=str)
     if PATH_COLUMN in frame.columns:
         frame[PATH_COLUMN] = [
-            p if os.path.isabs(str(p)) else os.path.relpath(os.path.normpath(old_folder / str(p)), target.parent)
-            for p in frame[PATH_COLUMN]
+            p if os.path.isabs(p) else os.path.relpath(os.path.normpath(source.parent / p), target.parent)
+            for p in frame[PATH_COLUMN].astype(str)
         ]
     frame.to_csv(target, index=False)
 

@@ -94,6 +94,13 @@ class FashionDomain(Domain):
         extra = {k: v for k, v in paths.items() if k not in ("train", "heldout")}
         return DemoData(train=paths["train"], heldout=paths["heldout"], extra=extra)
 
+    def benchmark_evaluators(self) -> dict[str, Any]:
+        from clipzoo.core.benchmark import COMPOSED
+
+        from .benchmark_eval import composed_benchmark
+
+        return {COMPOSED: composed_benchmark}
+
     def prediction_tasks(self) -> dict[str, Any]:
         from .search import TASK, search_task
 

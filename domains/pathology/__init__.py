@@ -76,6 +76,13 @@ class PathologyDomain(Domain):
     def prompt_packs(self) -> dict[str, dict]:
         return load_prompt_packs()
 
+    def benchmark_evaluators(self) -> dict[str, Any]:
+        from clipzoo.core.benchmark import SLIDE
+
+        from .benchmark_eval import slide_benchmark
+
+        return {SLIDE: slide_benchmark}
+
     def prediction_tasks(self) -> dict[str, Any]:
         """``slide``: whole-slide zero-shot by top-K pooling of tile logits (``slide_task.predict_slides``)."""
         from .slide_task import TASK, predict_slides
