@@ -20,6 +20,7 @@ METHODS = (GDA, TIP, PROTO, LINEAR)
 # Tip-Adapter's sharpness beta (the paper's search range; 5.5 is its ImageNet value), the probe's inverse L2 strength.
 TIP_BETAS = (1.0, 3.0, 5.5, 8.0, 12.0)
 LINEAR_CS = (0.1, 1.0, 10.0, 100.0)
+GDA_SHRINKAGE = (0.1, 1.0, 10.0)  # times the paper's ridge tr(S): 1.0 is the paper's estimator
 
 
 @dataclass
@@ -44,31 +45,33 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     return torch.stack([features[labels == c].mean(0) for c in range(num_classes)])
 
 
-def gda_weight(features: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+def gda_weight(
+    features: torch.Tensor, labels: torch.Tensor, means: torch.Tensor, shrinkage: float = 1.0
+) -> torch.Tensor:
     """``mu Sigma^-1`` of GDA, with the shared precision of "A Hard-to-Beat Baseline for Training-free CLIP-based
     Adaptation" (Wang et al., ICLR 2024): ``Sigma^-1 = D ((N - 1) S + tr(S) I)^-1``, an empirical-Bayes ridge on the
     covariance ``S`` of the class-centred features ``Z`` (``(N - 1) S = Z^T Z``). Few shots give ``N < D``, so the
     inverse is taken through the Woodbury identity on ``N x N``:
-    ``(t I + Z^T Z)^-1 = (I - Z^T (t I + Z Z^T)^-1 Z) / t``. With one shot per class ``Z`` is zero and the precision
-    the identity (nearest class mean)."""
+    ``(t I + Z^T Z)^-1 = (I - Z^T (t I + Z Z^T)^-1 Z) / t``. ``shrinkage`` scales the ridge ``t = tr(S)`` (1: the
+    paper's). With one shot per class ``Z`` is zero and the precision the identity (nearest class mean)."""
     centred = (features - means[labels]).double()
     n, dim = centred.shape
-    trace = float((centred * centred).sum()) / max(n - 1, 1)
-    if trace <= 1e-12:
+    ridge = shrinkage * float((centred * centred).sum()) / max(n - 1, 1)
+    if ridge <= 1e-12:
         return means.clone()
     mu = means.double()
-    gram = centred @ centred.T + trace * torch.eye(n, dtype=torch.float64)
+    gram = centred @ centred.T + ridge * torch.eye(n, dtype=torch.float64)
     inner = torch.cholesky_solve((mu @ centred.T).T, torch.linalg.cholesky(gram)).T  # [C, N]
-    return (dim / trace * (mu - inner @ centred)).float()
+    return (dim / ridge * (mu - inner @ centred)).float()
 
 
-def fit_gda(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Adapter:
+def fit_gda(features: torch.Tensor, labels: torch.Tensor, num_classes: int, shrinkage: float = 1.0) -> Adapter:
     """Gaussian discriminant analysis with a shared covariance and uniform class priors:
     ``W = mu Sigma^-1``, ``b_c = -1/2 mu_c^T Sigma^-1 mu_c + log(1 / C)``."""
     means = class_means(features, labels, num_classes)
-    weight = gda_weight(features, labels, means)
+    weight = gda_weight(features, labels, means, shrinkage)
     bias = -0.5 * (weight * means).sum(dim=1) + float(np.log(1.0 / num_classes))
-    return Adapter("linear", {"weight": weight, "bias": bias})
+    return Adapter("linear", {"weight": weight, "bias": bias}, {"shrinkage": float(shrinkage)})
 
 
 def fit_tip(features: torch.Tensor, labels: torch.Tensor, num_classes: int, beta: float = 5.5) -> Adapter:
@@ -105,7 +108,7 @@ def fit_linear(features: torch.Tensor, labels: torch.Tensor, num_classes: int, c
 def fit(method: str, features: torch.Tensor, labels: torch.Tensor, num_classes: int, **setting: float) -> Adapter:
     """Fit ``method`` (one of ``METHODS``) with one setting of its hyper-parameter."""
     if method == GDA:
-        return fit_gda(features, labels, num_classes)
+        return fit_gda(features, labels, num_classes, **setting)
     if method == TIP:
         return fit_tip(features, labels, num_classes, **setting)
     if method == PROTO:
@@ -117,6 +120,8 @@ def fit(method: str, features: torch.Tensor, labels: torch.Tensor, num_classes: 
 
 def settings_grid(method: str) -> list[dict[str, float]]:
     """The hyper-parameter settings cross-validation tries for ``method``."""
+    if method == GDA:
+        return [{"shrinkage": s} for s in GDA_SHRINKAGE]
     if method == TIP:
         return [{"beta": b} for b in TIP_BETAS]
     if method == LINEAR:

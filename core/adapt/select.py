@@ -17,7 +17,7 @@ from .methods import METHODS, Adapter, fit, settings_grid
 # zero-shot alone, 1 gives both the same spread, 100 is the adapter almost alone. Ties keep the smaller weight.
 RELATIVE_BLENDS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 100.0)
 MAX_FOLDS = 5
-_DEFAULT_SETTING = {"tip": {"beta": 5.5}, "linear": {"c": 1.0}}
+_DEFAULT_SETTING = {"gda": {"shrinkage": 1.0}, "tip": {"beta": 5.5}, "linear": {"c": 1.0}}
 
 
 def _spread_ratio(zero_shot: torch.Tensor, adapter: torch.Tensor) -> float:

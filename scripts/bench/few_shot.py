@@ -8,7 +8,8 @@ task; sign language: the gloss):
   - every method is fitted with ``clipzoo.core.adapt.fit_head`` exactly as ``clipzoo adapt`` fits it (the blend with
     zero-shot chosen by cross-validation on the shots alone) and scored by top-1 accuracy on the whole held-out
     manifest, whose prompt wordings never appear in the training captions;
-  - the time to adapt is the fit alone (embeddings are computed once), mean over the 16-shot fits.
+  - the time to adapt is the fit alone (embeddings are computed once, cross-validation included): for each seed the
+    best of 3 fits at 16 shots (the machine may be shared), averaged over seeds.
 Prints one table per domain (mean and spread over seeds) and logs a plot per domain and the table to MLflow
 (experiment ``clipzoo-bench``).
 
@@ -47,6 +48,7 @@ from clipzoo.registry.tracking import configure, registered_name
 DOMAINS = ("image", "medical", "remote_sensing", "pathology", "fashion", "sign_language")
 SHOTS = (1, 2, 4, 8, 16)
 COLUMNS = {"sign_language": "gloss"}
+REPEATS = 3
 
 
 def demo_model(name: str, small: bool) -> str:
@@ -107,9 +109,11 @@ def bench_domain(name: str, small: bool, seeds: int) -> pd.DataFrame:
             shots = pd.concat([drawn[drawn[column].astype(str) == c].iloc[:k] for c in classes])
             features = torch.stack([by_path[p] for p in shots["path"]])
             for method in METHODS:
-                start = time.perf_counter()
-                head = fit_head(features, [str(v) for v in shots[column]], classes, text, scale, method, seed=s)
-                seconds = time.perf_counter() - start
+                seconds = float("inf")
+                for _ in range(REPEATS if k == max(SHOTS) else 1):  # the reported time: best of REPEATS fits
+                    start = time.perf_counter()
+                    head = fit_head(features, [str(v) for v in shots[column]], classes, text, scale, method, seed=s)
+                    seconds = min(seconds, time.perf_counter() - start)
                 accuracy = float(head.logits(test_features).argmax(1).eq(truth).float().mean())
                 rows.append({"domain": name, "method": method, "shots": k, "seed": s, "accuracy": accuracy,
                              "seconds": seconds})  # fmt: skip
