@@ -400,9 +400,10 @@ def _eval_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from clipzoo.pipeline.leaderboard import leaderboard
+    from clipzoo.pipeline.leaderboard import leaderboard, log_leaderboard
 
     boards = leaderboard(args.domain, args.benchmark)
+    run_id = log_leaderboard(boards)
     if args.json:
         for board in boards:
             for row in board.to_rows():
@@ -418,6 +419,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             value = f"{e.value:.4f}" if e.value is not None else "-"
             mark = f"published ({e.source})" if e.published else e.source
             print(f"  {e.model:40s} {value:>8s}  {mark}")
+    if run_id:
+        print(f"logged as the MLflow table leaderboard.json of run {run_id}")
     return 0
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import mlflow
+import pandas as pd
 from clipzoo.core.benchmark import Benchmark
 from clipzoo.core.domain import available_domains, get_domain
 from clipzoo.registry.catalog import BENCHMARK_TAG, MANIFEST_SHA_TAG, MODEL_NAME_TAG, MODEL_VERSION_TAG
+from clipzoo.registry.tracking import experiment_for
 
-from .benchmark import benchmark_runs
+from .benchmark import EXPERIMENT, benchmark_runs
 from .evaluate import mlflow_metric_name
 
 
@@ -66,3 +69,15 @@ def leaderboard(domain: str | None = None, benchmark: str | None = None) -> list
             ranked = sorted(measured.values(), key=lambda e: -(e.value if e.value is not None else float("-inf")))
             boards.append(Board(bench, sha, ranked + anchors))
     return boards
+
+
+def log_leaderboard(boards: list[Board]) -> str | None:
+    """Log the boards as one MLflow table (``leaderboard.json``) in a run of the benchmarks experiment; returns the
+    run id (None when there is nothing to log)."""
+    rows = [row for board in boards for row in board.to_rows()]
+    if not rows:
+        return None
+    experiment_for(EXPERIMENT)
+    with mlflow.start_run(run_name="leaderboard", tags={"clipzoo.leaderboard": "true"}) as run:
+        mlflow.log_table(pd.DataFrame(rows), "leaderboard.json")
+    return run.info.run_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,6 +122,9 @@ def test_eval_benchmark_logs_a_run_per_version_and_the_leaderboard_shows_them_be
     assert published == [{**published[0], "model": ANCHOR.model, "value": 0.91, "source": ANCHOR.source}]
     table = clipzoo_inprocess(capsys, "leaderboard", "--domain", "image").stdout
     assert "image / shapes-6: Shapes-6" in table and f"published ({ANCHOR.source})" in table
+    run_id = table.split("leaderboard.json of run ")[1].split()[0]
+    logged = mlflow.load_table("leaderboard.json", run_ids=[run_id])
+    assert set(logged["model"]) == {"clipzoo-image/1", "clipzoo-image-bench-gda/1", ANCHOR.model}
 
     other = _published_folder(image_demo, tmp_path / "shapes-other", slice(40, 80))
     proc = clipzoo_inprocess(capsys, "eval", "clipzoo-image/1", "--benchmark", "shapes-6", "--data", str(other))
