@@ -125,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embeddings", action="store_true", help="include embeddings in the output")
     p.add_argument("--json", action="store_true", help="print JSON lines")
 
+    p = sub.add_parser("embed", help="a registered model's embeddings of a manifest or shards, as Parquet files")
+    p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
+    p.add_argument("--data", required=True, help="a manifest (CSV/JSONL/Parquet) or WebDataset shards (.tar, folder)")
+    p.add_argument("--out", required=True, help="folder of Parquet files: one per shard, or per --rows-per-file rows")
+    p.add_argument("--engine", default="local", choices=("local", "spark"))
+    p.add_argument("--master", help="Spark master (default: the active session's, $SPARK_MASTER, else local[*])")
+    p.add_argument("--rows-per-file", type=int, default=1000)
+    p.add_argument("--key-column", help="a manifest column of unique ids to key rows by (default: row numbers)")
+
     p = sub.add_parser("serve", help="serve a registered model with MLflow's scoring server")
     p.add_argument("model")
     p.add_argument("--host", default="127.0.0.1", help="beyond loopback only behind a proxy that authenticates")
@@ -458,6 +467,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_USAGE if failed else 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from clipzoo.pipeline.embed import embed
+
+    result = embed(args.model, args.data, args.out, engine=args.engine, rows_per_file=args.rows_per_file,
+                   key_column=args.key_column, master=args.master)  # fmt: skip
+    print(
+        f"{result.model.ref}: {len(result.written)} file(s) written ({result.rows} rows, {result.errors} in error), "
+        f"{len(result.skipped)} already complete, in {args.out} ({result.seconds:.1f} s, engine {args.engine})"
+    )
+    return EXIT_USAGE if result.errors else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from clipzoo.registry.limits import ServeLimits
     from clipzoo.registry.serving import plan_serving
@@ -588,6 +609,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "leaderboard": cmd_leaderboard,
     "predict": cmd_predict,
+    "embed": cmd_embed,
     "serve": cmd_serve,
     "demo": cmd_demo,
     "convert": cmd_convert,

@@ -24,9 +24,14 @@ LOCAL_CONFIG = {"local_files": True}
 
 def load_pyfunc(ref: str) -> mlflow.pyfunc.PyFuncModel:
     """The served model itself, for the CLI: the same object and predict path as the server, on local files."""
+    return load_pyfunc_version(ref)[0]
+
+
+def load_pyfunc_version(ref: str) -> tuple[mlflow.pyfunc.PyFuncModel, ModelVersion]:
+    """``load_pyfunc`` and the registered version it is."""
     with verified_copy(ref) as (mv, folder):
         try:
-            return mlflow.pyfunc.load_model(str(folder), model_config=LOCAL_CONFIG)
+            return mlflow.pyfunc.load_model(str(folder), model_config=LOCAL_CONFIG), mv
         except MlflowException as err:
             raise ModelNotFoundError(f"cannot load {mv.name} version {mv.version}: {err.message}") from err
 
