@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master", help="Spark master (default: the active session's, $SPARK_MASTER, else local[*])")
     p.add_argument("--rows-per-file", type=int, default=1000)
     p.add_argument("--key-column", help="a manifest column of unique ids to key rows by (default: row numbers)")
+    p.add_argument("--task", help="store a domain's per-input features instead (pathology: slide -> one HDF5 each)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a task setting (JSON value)")
 
     p = sub.add_parser("serve", help="serve a registered model with MLflow's scoring server")
     p.add_argument("model")
@@ -468,7 +470,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from clipzoo.pipeline.embed import embed
+    from clipzoo.pipeline.embed import embed, embed_features
+
+    if args.task:
+        stored = embed_features(args.model, args.data, args.out, args.task, _key_values(args.option, "--option"))
+        for error in stored.errors:
+            print(f"ERROR {error}", file=sys.stderr)
+        print(f"{len(stored.written)} {args.task} features file(s) written, {len(stored.skipped)} up to date, "
+              f"{len(stored.errors)} in error, in {args.out} ({stored.seconds:.1f} s)")  # fmt: skip
+        return EXIT_USAGE if stored.errors else 0
 
     result = embed(args.model, args.data, args.out, engine=args.engine, rows_per_file=args.rows_per_file,
                    key_column=args.key_column, master=args.master)  # fmt: skip

@@ -194,6 +194,11 @@ class Domain(ABC):
         path = Path(module.__file__).with_name(name) if module and module.__file__ else None
         return path if path is not None and path.is_file() else None
 
+    def feature_tasks(self) -> dict[str, Any]:
+        """Inputs this domain stores features of, one file each (``clipzoo embed --task NAME``), by name: each
+        ``fn(clip, path, out_dir, options, model) -> (file, written)`` (whole slides as HDF5 tile features, say)."""
+        return {}
+
     def build_catalogue(self, clip: Any, manifest: Any, folder: Path, model_ref: str, options: dict[str, Any]) -> str:
         """Embed a manifest's items with ``clip`` into a searchable catalogue folder stamped with ``model_ref``
         (``clipzoo catalogue build``); returns a one-line summary. Domains without a search task have none."""

@@ -34,6 +34,7 @@ class ClipModel:
     tokenizer: object
     spec: ModelSpec
     head: AdaptedHead | None = None
+    weights_sha256: str | None = None  # of the registered weights file, when loaded from the registry
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
         """Token ids ``[N, T]``. For a Hugging Face text tower, ``T`` stops at the batch's longest text instead of

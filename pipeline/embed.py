@@ -6,6 +6,9 @@ temporary name and renamed into place, so a file that exists is complete. A reru
 for the same model and rows (a killed job resumes; each output is written once) and refuses a folder holding another
 model's or other rows' embeddings.
 
+Inputs a domain stores features of, one file each (``task``: whole slides, ``Domain.feature_tasks``), are written
+by the domain instead: one HDF5 file per slide in the TRIDENT/CLAM layout, skipped when up to date.
+
 Every part goes through the registered model's own predict path (its pyfunc, as the server answers): in this process
 (``engine="local"``), or as a Spark job (``engine="spark"``: ``mapInPandas`` over the same pyfunc, each Python worker
 loading the verified model once and writing the files of the parts it holds).
@@ -198,3 +201,38 @@ def _parts(plan: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
     groups = list(plan.groupby("part", sort=True))
     for part, rows in Progress(groups, total=len(groups), desc="embed"):
         yield str(part), rows
+
+
+@dataclass
+class FeatureResult:
+    written: list[Path]
+    skipped: list[Path]
+    errors: list[str]
+    seconds: float
+
+
+def embed_features(ref: str, data: str | Path, out: str | Path, task: str, options: dict[str, Any]) -> FeatureResult:
+    """``clipzoo embed --task TASK``: one features file per input of the manifest ``data``, by the model's domain."""
+    from clipzoo.core.domain import get_domain
+    from clipzoo.core.errors import ClipzooError
+    from clipzoo.registry.loading import registered_package
+    from clipzoo.registry.package import load_package
+
+    started = time.perf_counter()
+    manifest = Manifest.read(data, require_caption=False)
+    with registered_package(ref) as (mv, package):
+        clip = load_package(package)
+    domain = get_domain(clip.spec.domain)
+    writers = domain.feature_tasks()
+    if task not in writers:
+        raise InputError(f"domain {domain.name!r} stores no {task!r} features; it stores: {sorted(writers) or 'none'}")
+    result = FeatureResult([], [], [], 0.0)
+    for i in Progress(range(len(manifest)), total=len(manifest), desc=f"embed {task}"):
+        try:
+            path, written = writers[task](clip, manifest.file(i), Path(out), options, f"{mv.name}/{mv.version}")
+        except ClipzooError as err:
+            result.errors.append(str(err))
+            continue
+        (result.written if written else result.skipped).append(path)
+    result.seconds = time.perf_counter() - started
+    return result

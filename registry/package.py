@@ -115,7 +115,7 @@ def load_package(folder: str | Path) -> ClipModel:
     folder = Path(folder)
     if not (folder / SPEC).is_file():
         raise InputError(f"not a clipzoo model folder (no {SPEC})", folder)
-    verify_package(folder)
+    sums = verify_package(folder)
     spec = ModelSpec.load(folder / SPEC)
     from clipzoo.core.domain import get_domain
 
@@ -125,4 +125,5 @@ def load_package(folder: str | Path) -> ClipModel:
     load_weights(clip.model, folder / WEIGHTS)
     clip.model.eval()
     clip.head = AdaptedHead.load(folder)
+    clip.weights_sha256 = sums[WEIGHTS]
     return clip

@@ -83,6 +83,13 @@ class PathologyDomain(Domain):
 
         return {SLIDE: slide_benchmark}
 
+    def feature_tasks(self) -> dict[str, Any]:
+        """``slide``: tile features of whole slides, stored as HDF5 (TRIDENT/CLAM layout)."""
+        from .slide_task import TASK
+        from .store_features import store_slide_features
+
+        return {TASK: store_slide_features}
+
     def prediction_tasks(self) -> dict[str, Any]:
         """``slide``: whole-slide zero-shot by top-K pooling of tile logits (``slide_task.predict_slides``)."""
         from .slide_task import TASK, predict_slides

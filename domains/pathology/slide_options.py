@@ -27,6 +27,7 @@ class SlideOptions:
     min_tissue: float = 0.25  # a tile with less tissue than this fraction is skipped
     batch_size: int = 64  # tiles encoded per forward pass
     heatmap_dir: str | None = None  # write <slide name>.heatmap.png here
+    features_dir: str | None = None  # read <slide stem>.h5 features stored by `clipzoo embed --task slide`
     tile_coords: bool = False  # report each used tile's level-0 (x, y)
 
     @classmethod
@@ -56,10 +57,11 @@ class SlideOptions:
         if "ks" in values:
             ks = values["ks"] if isinstance(values["ks"], (list, tuple)) else [values["ks"]]
             parsed["ks"] = tuple(sorted({_integer(v, "ks", 1) for v in ks}))
-        if values.get("heatmap_dir") not in (None, ""):
-            if not isinstance(values["heatmap_dir"], str):
-                raise InputError(f"slide option 'heatmap_dir' must be a folder path, got {values['heatmap_dir']!r}")
-            parsed["heatmap_dir"] = values["heatmap_dir"]
+        for key in ("heatmap_dir", "features_dir"):
+            if values.get(key) not in (None, ""):
+                if not isinstance(values[key], str):
+                    raise InputError(f"slide option {key!r} must be a folder path, got {values[key]!r}")
+                parsed[key] = values[key]
         if "tile_coords" in values:
             if not isinstance(values["tile_coords"], bool):
                 raise InputError(f"slide option 'tile_coords' must be true or false, got {values['tile_coords']!r}")

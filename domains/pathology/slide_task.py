@@ -85,6 +85,7 @@ def _classify_item(
                 heatmap=heatmap,
                 weights=weights,
                 with_embedding=with_embedding,
+                features_dir=options.features_dir,
             )
         except InputError as err:
             if item.data is None:
@@ -128,6 +129,7 @@ def _to_prediction(item: InputItem, result: SlidePrediction, top_k: int, with_co
         "level": result.level,
         "mpp": result.mpp,
         "tile_px": result.tile_px,
+        "features_from": result.features_from,
     }
     if result.heatmap:
         extra["heatmap"] = result.heatmap

@@ -17,6 +17,7 @@ from clipzoo.core.guards import check_deadline
 from clipzoo.core.model import ClipModel
 from clipzoo.core.zeroshot import PromptPack, classifier_weights
 
+from .features import features_fingerprint, features_path, read_features
 from .prefetch import prefetched
 from .slide import Slide, open_slide
 from .tiling import TilePlan, iter_tile_batches, plan_tiles
@@ -98,6 +99,7 @@ class SlidePrediction:
     heatmap: str | None = None
     tile_coords: list[list[int]] = field(default_factory=list, repr=False)
     embedding: list[float] | None = field(default=None, repr=False)  # L2-normalised mean of the tile embeddings
+    features_from: str = "pixels"  # or the stored features file read instead
 
     def to_dict(self, with_coords: bool = False) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("tile_coords", "embedding")}
@@ -122,15 +124,24 @@ def classify_slide(
     heatmap: str | Path | None = None,
     weights: torch.Tensor | None = None,
     with_embedding: bool = False,
+    features_dir: str | Path | None = None,
 ) -> SlidePrediction:
     """Tile the slide at ``mpp``, encode its tissue tiles, pool their logits top-K per class; optionally write the
     heatmap of the predicted class to ``heatmap``. ``weights`` are precomputed class embeddings of ``pack``;
-    ``with_embedding`` adds a slide embedding (the renormalised mean of its tile embeddings)."""
+    ``with_embedding`` adds a slide embedding (the renormalised mean of its tile embeddings). ``features_dir``: a
+    folder of stored features (``features.py``), read instead of the pixels when they fit this model and tiling."""
     ks = tuple(sorted(set(ks) | {k}))
     weights = classifier_weights(clip, pack) if weights is None else weights
     with open_slide(path, mpp=slide_mpp) as slide:
         plan = plan_tiles(slide, mpp, tile_px, min_tissue=min_tissue)
-        features = encode_slide(clip, slide, plan, transform, batch_size)
+        features, source = None, "pixels"
+        if features_dir is not None:
+            stored = features_path(features_dir, path)
+            features = read_features(stored, features_fingerprint(clip, mpp, tile_px, min_tissue), plan)
+            found = features is not None
+            source = f"stored features {stored}" if found else f"pixels ({stored} absent or of another model/tiling)"
+        if features is None:
+            features = encode_slide(clip, slide, plan, transform, batch_size)
     logits = features @ weights.T  # cosine similarities of normalised embeddings
     pooled = topk_pool(logits, ks)
     scale = clip.model.logit_scale.exp().detach().float().cpu()
@@ -149,6 +160,7 @@ def classify_slide(
         mpp=mpp,
         tile_px=tile_px,
         tile_coords=plan.coords.tolist(),
+        features_from=source,
     )
     if with_embedding:
         prediction.embedding = torch.nn.functional.normalize(features.mean(dim=0), dim=0).tolist()
