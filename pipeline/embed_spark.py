@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .embed import ModelIdentity, write_part
+from .embed_parts import ModelIdentity, write_part
 
 _RESULT_SCHEMA = "part string, rows long, errors long"
 _LOADED: dict[str, object] = {}  # per Python worker: the model, loaded once
