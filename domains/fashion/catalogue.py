@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from clipzoo.core.data import Manifest
 from clipzoo.core.domain import get_domain
@@ -82,13 +83,22 @@ class Catalogue:
 
     @classmethod
     def build(
-        cls, clip: ClipModel, manifest: Manifest, params: IndexParams | None = None, model_ref: str | None = None
+        cls,
+        clip: ClipModel,
+        manifest: Manifest,
+        params: IndexParams | None = None,
+        model_ref: str | None = None,
+        embeddings: str | Path | None = None,
     ) -> Catalogue:
-        """Embed every product of ``manifest`` (its ``product_id`` column names them) and index them."""
+        """Embed every product of ``manifest`` (its ``product_id`` column names them) and index them; with
+        ``embeddings``, read their embeddings from that folder of Parquet files instead (``clipzoo embed``)."""
         if len(manifest) == 0:
             raise InputError("the catalogue is empty: the manifest has no products", manifest.source)
         ids = list(product_rows(manifest))
-        features = encode_manifest(clip, get_domain(clip.spec.domain), manifest)
+        if embeddings is not None:
+            features = stored_embeddings(Path(embeddings), ids, clip)
+        else:
+            features = encode_manifest(clip, get_domain(clip.spec.domain), manifest)
         titles = manifest.frame["title"].astype(str).tolist() if "title" in manifest.frame.columns else None
         index = ProductIndex.build(features.numpy(), ids, params or IndexParams())
         return cls(index, ModelStamp.of(clip, model_ref), titles, str(manifest.source))
@@ -161,7 +171,29 @@ class Catalogue:
         self.index.set_search_params()
 
 
-BUILD_OPTIONS = ("kind", "nlist", "nprobe", "ef_search")
+BUILD_OPTIONS = ("kind", "nlist", "nprobe", "ef_search", "embeddings")
+
+
+def stored_embeddings(folder: Path, ids: list[str], clip: ClipModel) -> torch.Tensor:
+    """The products' embeddings from Parquet files written by ``clipzoo embed ... --key-column product_id``, in
+    ``ids`` order; refused unless every product is there, without error, embedded by this model's weights."""
+    import pandas as pd
+
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        raise InputError("no Parquet embeddings here (write them with `clipzoo embed MODEL --key-column product_id`)",
+                         folder)  # fmt: skip
+    frame = pd.concat([pd.read_parquet(f, columns=["key", "embedding", "error", "weights_sha256"]) for f in files])
+    if clip.weights_sha256 is None or set(frame["weights_sha256"]) != {clip.weights_sha256}:
+        raise InputError("these embeddings were made by another model's weights: embed with this model", folder)
+    rows = frame.drop_duplicates("key", keep="last").set_index("key")
+    missing = [i for i in ids if i not in rows.index]
+    if missing:
+        raise InputError(f"{len(missing)} product(s) have no embedding, e.g. {missing[:3]}", folder)
+    failed = rows.loc[ids, "error"].dropna()
+    if len(failed):
+        raise InputError(f"{len(failed)} product(s) could not be embedded, e.g. {list(failed.index[:3])}", folder)
+    return torch.tensor(np.stack(rows.loc[ids, "embedding"].to_numpy()), dtype=torch.float32)
 
 
 def _index_params(options: dict[str, Any]) -> IndexParams:
@@ -173,6 +205,7 @@ def _index_params(options: dict[str, Any]) -> IndexParams:
     if kind not in KINDS:
         raise InputError(f"catalogue option kind must be one of {list(KINDS)}, got {kind!r}")
     defaults = IndexParams()
+    options = {k: v for k, v in options.items() if k != "embeddings"}
     settings = {"nlist": options.get("nlist"), "nprobe": options.get("nprobe", defaults.nprobe),
                 "ef_search": options.get("ef_search", defaults.ef_search)}  # fmt: skip
     for key, value in settings.items():
@@ -188,9 +221,12 @@ def build_catalogue(clip: ClipModel, manifest: Manifest, folder: Path, model_ref
     them and save the catalogue to ``folder``; returns a one-line summary.
 
     Options: ``kind`` (``flat``, exact, the default; ``ivf`` or ``hnsw``, approximate), ``nlist`` (ivf lists;
-    default from the product count), ``nprobe`` (ivf lists searched, default 16), ``ef_search`` (hnsw, default 64).
+    default from the product count), ``nprobe`` (ivf lists searched, default 16), ``ef_search`` (hnsw, default 64),
+    ``embeddings`` (a folder of Parquet embeddings from ``clipzoo embed``: no re-encoding).
     """
     params = _index_params(options)
-    catalogue = Catalogue.build(clip, manifest, params, model_ref=model_ref)
+    embeddings = options.get("embeddings")
+    catalogue = Catalogue.build(clip, manifest, params, model_ref=model_ref, embeddings=embeddings)
     catalogue.save(folder)
-    return f"indexed {len(catalogue)} products ({params.kind}) with {model_ref} into {folder}"
+    how = f"read from {embeddings}" if embeddings else "encoded"
+    return f"indexed {len(catalogue)} products ({params.kind}, embeddings {how}) with {model_ref} into {folder}"
