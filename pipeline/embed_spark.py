@@ -46,10 +46,13 @@ def _worker(model: ModelIdentity, out: str, threads: int):
         import torch
         from clipzoo.registry.loading import load_pyfunc
 
-        torch.set_num_threads(threads)
         if model.ref not in _LOADED:
             _LOADED[model.ref] = load_pyfunc(model.ref)
-        rows = pd.concat(list(batches), ignore_index=True)
+        batches = [b for b in batches if len(b)]
+        torch.set_num_threads(threads)
+        if not batches:  # hash partitioning can leave a Spark partition empty
+            return
+        rows = pd.concat(batches, ignore_index=True)
         for part, part_rows in rows.groupby("part", sort=True):
             count, errors = write_part(_LOADED[model.ref], model, str(part), part_rows, Path(out))
             yield pd.DataFrame({"part": [str(part)], "rows": [count], "errors": [errors]})

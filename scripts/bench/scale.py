@@ -1,0 +1,171 @@
+"""Past one machine, measured in one run:
+
+1. ``clipzoo embed --engine spark`` (Spark local[N], ``mapInPandas`` over the registered pyfunc) against the
+   single-process job on the same manifest: embeddings/s of each and their ratio (target >= 0.8). The Spark session
+   is started before the clock (a cluster is up already); the Python workers' model loading is timed.
+2. ``--task slide`` from stored HDF5 features (``clipzoo embed --task slide``) against from pixels, on one demo slide
+   of --slide-blocks 64-px blocks: seconds per slide and the speed-up (target >= 20x); both answers must agree.
+3. faiss IVF on --vectors clustered 256-d unit embeddings (a Gaussian mixture: Zipf-sized clusters around random
+   centres, cosine ~0.78 to the centre) against exact search: recall@10 and queries/s for each nprobe (target:
+   recall >= 0.95 at >= 10x the exact queries/s).
+
+The models are the registered ``clipzoo-image@champion`` and ``clipzoo-pathology@champion`` of this clipzoo home
+(small demo models are trained when absent).
+
+Usage: python scripts/bench/scale.py [--rows 2000] [--workers 2] [--slide-blocks 40] [--vectors 1000000] [--skip ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import faiss
+import numpy as np
+import pandas as pd
+from clipzoo.core.domain import get_domain
+from clipzoo.core.errors import ClipzooError
+from clipzoo.domains.fashion.index import IndexParams, ProductIndex, recall_against
+from clipzoo.pipeline.data import demo_data
+from clipzoo.pipeline.demo import demo
+from clipzoo.pipeline.embed import embed, embed_features
+from clipzoo.registry.catalog import resolve
+from clipzoo.registry.loading import load_pyfunc
+from clipzoo.registry.tracking import configure
+
+
+def demo_model(domain: str) -> str:
+    """The domain's registered champion (pinned), or a small demo model trained now."""
+    try:
+        ref = resolve(f"clipzoo-{domain}@champion")
+        return f"{ref.name}/{ref.version}"
+    except ClipzooError:
+        result = demo(get_domain(domain), small=True).result.published
+        return f"{result.name}/{result.version}"
+
+
+def bench_spark(rows: int, workers: int, folder: Path) -> None:
+    from clipzoo.pipeline.embed_spark import spark_session
+
+    model = demo_model("image")
+    heldout = demo_data(get_domain("image"), small=True).heldout
+    frame = pd.read_csv(heldout)
+    frame = frame.assign(path=[str(heldout.parent / p) for p in frame["path"]])
+    manifest = folder / "rows.csv"
+    pd.concat([frame] * (rows // len(frame) + 1)).head(rows)[["path"]].to_csv(manifest, index=False)
+    per_file = max(1, rows // (4 * workers))
+    spark_session(f"local[{workers}]")  # started before the clock: a cluster is up already
+    timings = {}
+    for engine in ("local", "spark"):
+        out = folder / f"emb-{engine}"
+        start = time.perf_counter()
+        embed(model, manifest, out, engine=engine, rows_per_file=per_file, master=f"local[{workers}]")
+        timings[engine] = time.perf_counter() - start
+    a = np.stack(pd.concat([pd.read_parquet(p) for p in sorted((folder / "emb-local").glob("*.parquet"))])["embedding"])
+    b = np.stack(pd.concat([pd.read_parquet(p) for p in sorted((folder / "emb-spark").glob("*.parquet"))])["embedding"])
+    print(f"\n1. embed {rows} images with {model} ({per_file} rows per file)")
+    for engine, seconds in timings.items():
+        print(f"   {engine:6s} {seconds:7.1f} s   {rows / seconds:7.1f} embeddings/s")
+    print(f"   spark local[{workers}] / single process: {timings['local'] / timings['spark']:.2f} (target >= 0.8); "
+          f"max |difference| {np.abs(a - b).max():.2e}")  # fmt: skip
+
+
+def bench_slide(blocks: int, folder: Path) -> None:
+    from clipzoo.domains.pathology.demo_data import write_demo_dataset
+
+    model = demo_model("pathology")
+    paths = write_demo_dataset(folder / "slides", n_train=6, n_heldout=6, n_slides=1, tile_px=64,
+                               slide_blocks=(blocks, blocks))  # fmt: skip
+    slide = paths["slides"].parent / pd.read_csv(paths["slides"])["path"][0]
+    options = {"tile_px": 64}
+    params = {"task": "slide", "labels": ["tumor", "normal tissue"], "options": json.dumps(options)}
+    frame = pd.DataFrame({"path": [str(slide)]})
+    pyfunc = load_pyfunc(model)
+
+    def predict(p: dict) -> dict:
+        return pyfunc.predict(frame, params=p).to_dict("records")[0]
+
+    predict(params)  # warm-up: caches filled
+    start = time.perf_counter()
+    pixels = predict(params)
+    from_pixels = time.perf_counter() - start
+    stored = embed_features(model, paths["slides"], folder / "features", "slide", options)
+    cached_params = {**params, "options": json.dumps({**options, "features_dir": str(folder / "features")})}
+    predict(cached_params)
+    start = time.perf_counter()
+    cached = predict(cached_params)
+    from_cache = time.perf_counter() - start
+    assert cached["labels"] == pixels["labels"] and cached["features_from"].startswith("stored")
+    print(f"\n2. --task slide with {model} on a {blocks}x{blocks}-block slide ({pixels['tiles_used']} tissue tiles)")
+    print(f"   from pixels {from_pixels:.2f} s, from stored features {from_cache:.3f} s "
+          f"(written once in {stored.seconds:.1f} s): {from_pixels / from_cache:.1f}x (target >= 20x)")  # fmt: skip
+
+
+def clustered(n: int, dim: int, clusters: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
+    """Unit vectors from a Gaussian mixture: Zipf-sized clusters, noise norm 0.8 against unit centres."""
+    weights = 1.0 / np.arange(1, clusters + 1) ** 0.8
+    labels = rng.choice(clusters, size=n, p=weights / weights.sum())
+    out = np.empty((n, dim), np.float32)
+    for start in range(0, n, 100_000):
+        part = labels[start : start + 100_000]
+        noise = rng.standard_normal((len(part), dim)).astype(np.float32) * (0.8 / np.sqrt(dim))
+        out[start : start + len(part)] = centres[part] + noise
+    faiss.normalize_L2(out)
+    return out
+
+
+def bench_faiss(n: int, dim: int = 256, clusters: int = 2000, queries: int = 1000, k: int = 10) -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    faiss.normalize_L2(centres)
+    data, q = clustered(n, dim, clusters, rng, centres), clustered(queries, dim, clusters, rng, centres)
+    ids = [str(i) for i in range(n)]
+    start = time.perf_counter()
+    exact = ProductIndex.build(data, ids, IndexParams(kind="flat"))
+    start = time.perf_counter()
+    _, truth = exact.search_rows(q, k)
+    exact_qps = queries / (time.perf_counter() - start)
+    start = time.perf_counter()
+    ivf = ProductIndex.build(data, ids, IndexParams(kind="ivf"))
+    built = time.perf_counter() - start
+    print(f"\n3. {n} clustered {dim}-d embeddings ({clusters} clusters), {queries} queries, recall@{k}; "
+          f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads")  # fmt: skip
+    print(f"   exact (flat): {exact_qps:9.1f} queries/s")
+    print(f"   ivf nlist={ivf.params.nlist} built in {built:.0f} s")
+    for nprobe in (4, 8, 16, 32, 64):
+        ivf.params.nprobe = nprobe
+        ivf.set_search_params()
+        start = time.perf_counter()
+        _, rows = ivf.search_rows(q, k)
+        qps = queries / (time.perf_counter() - start)
+        print(f"   ivf nprobe={nprobe:3d}: {qps:9.1f} queries/s ({qps / exact_qps:5.1f}x exact), "
+              f"recall@{k} {recall_against(rows, truth):.3f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--slide-blocks", type=int, default=40)
+    parser.add_argument("--vectors", type=int, default=1_000_000)
+    parser.add_argument("--skip", nargs="*", default=[], choices=("spark", "slide", "faiss"))
+    args = parser.parse_args()
+    configure()
+    with tempfile.TemporaryDirectory(prefix="clipzoo-scale-") as tmp:
+        if "spark" not in args.skip:
+            bench_spark(args.rows, args.workers, Path(tmp))
+        if "slide" not in args.skip:
+            bench_slide(args.slide_blocks, Path(tmp))
+    if "faiss" not in args.skip:
+        bench_faiss(args.vectors)
+
+
+if __name__ == "__main__":
+    main()
