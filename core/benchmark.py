@@ -16,12 +16,12 @@ evaluates the benchmark's ``task``:
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .files import check_keys, read_named_entries
 
 CLASSIFICATION, MULTILABEL, RETRIEVAL = "classification", "multilabel", "retrieval"
 COMPOSED, SLIDE = "composed", "slide"
@@ -75,10 +75,7 @@ class Benchmark:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], domain: str) -> Benchmark:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"benchmark {data.get('name')!r}: unknown keys {unknown}")
+        check_keys(cls, data, "benchmark")
         data = {**data, "domain": domain}
         data["templates"] = tuple(data.get("templates", ("{}",)))
         data["anchors"] = tuple(Anchor(**a) for a in data.get("anchors", ()))
@@ -87,13 +84,4 @@ class Benchmark:
 
 def load_benchmarks(path: str | Path, domain: str) -> list[Benchmark]:
     """The benchmarks of one domain's ``benchmarks.json`` (a list of objects), in file order."""
-    path = Path(path)
-    try:
-        rows = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON: {err}", path) from err
-    found = [Benchmark.from_dict(row, domain) for row in rows]
-    names = [b.name for b in found]
-    if len(set(names)) != len(names):
-        raise InputError(f"duplicate benchmark names {sorted(n for n in set(names) if names.count(n) > 1)}", path)
-    return found
+    return [Benchmark.from_dict(row, domain) for row in read_named_entries(path, "benchmark")]

@@ -68,3 +68,27 @@ def mark_demo_complete(root: str | Path, args: dict[str, Any]) -> None:
     tmp = Path(root) / f".{DONE_MARKER}.tmp"
     tmp.write_text(json.dumps(args, indent=2) + "\n")
     os.replace(tmp, Path(root) / DONE_MARKER)
+
+
+def read_named_entries(path: str | Path, what: str) -> list[dict[str, Any]]:
+    """A JSON list of objects with unique ``name`` keys (a domain's ``zoo.json``, ``benchmarks.json``), in order."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"not valid JSON: {err}", path) from err
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InputError(f"expected a JSON list of {what} objects", path)
+    names = [r.get("name") for r in rows]
+    if len(set(names)) != len(names):
+        raise InputError(f"duplicate {what} names {sorted(str(n) for n in set(names) if names.count(n) > 1)}", path)
+    return rows
+
+
+def check_keys(cls: type, data: dict[str, Any], what: str) -> None:
+    """Refuse keys that are not fields of the dataclass ``cls`` (a typo in a JSON entry), naming ``what``."""
+    from dataclasses import fields
+
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise InputError(f"{what} {data.get('name')!r}: unknown keys {unknown}")

@@ -8,12 +8,12 @@ each with where it is reported; an entry leaves a number out rather than guess i
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .files import check_keys, read_named_entries
 
 HF_HUB = "hf-hub:"
 OPEN_CLIP_HUB = "open_clip"  # an hf-hub repo holding open_clip_config.json + weights
@@ -75,10 +75,7 @@ class ZooEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], domain: str) -> ZooEntry:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"zoo entry {data.get('name')!r}: unknown keys {unknown}")
+        check_keys(cls, data, "zoo entry")
         data = {**data, "domain": domain}
         data["restrictions"] = tuple(data.get("restrictions", ()))
         data["reported"] = tuple(ReportedResult(**r) for r in data.get("reported", ()))
@@ -87,13 +84,4 @@ class ZooEntry:
 
 def load_zoo(path: str | Path, domain: str) -> list[ZooEntry]:
     """The entries of one domain's ``zoo.json`` (a list of objects), in file order."""
-    path = Path(path)
-    try:
-        rows = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON: {err}", path) from err
-    entries = [ZooEntry.from_dict(row, domain) for row in rows]
-    names = [e.name for e in entries]
-    if len(set(names)) != len(names):
-        raise InputError(f"duplicate zoo entry names {sorted(n for n in set(names) if names.count(n) > 1)}", path)
-    return entries
+    return [ZooEntry.from_dict(row, domain) for row in read_named_entries(path, "zoo entry")]
