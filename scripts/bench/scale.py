@@ -6,9 +6,9 @@
    within the job; "warm": a second job on the same reused workers (the model loaded once per worker).
 2. ``--task slide`` from stored HDF5 features (``clipzoo embed --task slide``) against from pixels, on one demo slide
    of --slide-blocks 64-px blocks: seconds per slide and the speed-up (target >= 20x); both answers must agree.
-3. faiss IVF and HNSW on --vectors clustered 256-d unit embeddings (a Gaussian mixture: Zipf-sized clusters around random
-   centres, cosine ~0.78 to the centre) against exact search: recall@10 and queries/s for each nprobe (target:
-   recall >= 0.95 at >= 10x the exact queries/s).
+3. faiss IVF and HNSW on --vectors clustered 256-d unit embeddings (a Gaussian mixture: Zipf-sized clusters around
+   random centres, cosine ~0.78 to the centre) against exact search: recall@10 and queries/s for each nprobe /
+   efSearch (target: recall >= 0.95 at >= 10x the exact queries/s).
 
 The models are the registered ``clipzoo-image@champion`` and ``clipzoo-pathology@champion`` of this clipzoo home
 (small demo models are trained when absent).
