@@ -40,6 +40,7 @@ def test_the_better_of_two_concurrent_registrations_is_champion(
                 example,
                 str(v),
                 str(start),
+                str(image_demo.heldout),
             ],
             env=env,
             stdout=subprocess.PIPE,
