@@ -7,7 +7,8 @@
 2. ``--task slide`` from stored HDF5 features (``clipzoo embed --task slide``) against from pixels, on one demo slide
    of --slide-blocks 64-px blocks: seconds per slide and the speed-up (target >= 20x); both answers must agree.
 3. faiss IVF and HNSW on --vectors clustered 256-d unit embeddings (a Gaussian mixture: Zipf-sized clusters around
-   random centres, cosine ~0.78 to the centre) against exact search: recall@10 and queries/s for each nprobe /
+   random centres, cosine ~0.78 to the centre; the noise's spectrum decays as a power law like real embeddings', or
+   --spectrum isotropic, the worst case) against exact search: recall@10 and queries/s for each nprobe /
    efSearch (target: recall >= 0.95 at >= 10x the exact queries/s).
 
 The models are the registered ``clipzoo-image@champion`` and ``clipzoo-pathology@champion`` of this clipzoo home
@@ -111,24 +112,36 @@ def bench_slide(blocks: int, folder: Path) -> None:
           f"(written once in {stored.seconds:.1f} s): {from_pixels / from_cache:.1f}x (target >= 20x)")  # fmt: skip
 
 
-def clustered(n: int, dim: int, clusters: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
-    """Unit vectors from a Gaussian mixture: Zipf-sized clusters, noise norm 0.8 against unit centres."""
+def noise_scales(dim: int, spectrum: str) -> np.ndarray:
+    """Per-dimension noise scales of norm 0.8: ``isotropic`` (every direction alike: the hardest case for an index),
+    or ``power-law`` (variance ~ 1/i along a random basis, as the covariance spectra of real CLIP embeddings decay)."""
+    variances = np.ones(dim) if spectrum == "isotropic" else 1.0 / np.arange(1, dim + 1)
+    return (0.8 * np.sqrt(variances / variances.sum())).astype(np.float32)
+
+
+def clustered(
+    n: int, dim: int, clusters: int, rng: np.random.Generator, centres: np.ndarray, spectrum: str
+) -> np.ndarray:
+    """Unit vectors from a Gaussian mixture: Zipf-sized clusters, noise of norm 0.8 around unit centres."""
     weights = 1.0 / np.arange(1, clusters + 1) ** 0.8
     labels = rng.choice(clusters, size=n, p=weights / weights.sum())
+    scales = noise_scales(dim, spectrum)
+    basis = np.linalg.qr(np.random.default_rng(1).standard_normal((dim, dim)))[0].astype(np.float32)
     out = np.empty((n, dim), np.float32)
     for start in range(0, n, 100_000):
         part = labels[start : start + 100_000]
-        noise = rng.standard_normal((len(part), dim)).astype(np.float32) * (0.8 / np.sqrt(dim))
+        noise = (rng.standard_normal((len(part), dim)).astype(np.float32) * scales) @ basis.T
         out[start : start + len(part)] = centres[part] + noise
     faiss.normalize_L2(out)
     return out
 
 
-def bench_faiss(n: int, dim: int = 256, clusters: int = 2000, queries: int = 1000, k: int = 10) -> None:
+def bench_faiss(n: int, spectrum: str, dim: int = 256, clusters: int = 2000, queries: int = 1000, k: int = 10) -> None:
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((clusters, dim)).astype(np.float32)
     faiss.normalize_L2(centres)
-    data, q = clustered(n, dim, clusters, rng, centres), clustered(queries, dim, clusters, rng, centres)
+    data = clustered(n, dim, clusters, rng, centres, spectrum)
+    q = clustered(queries, dim, clusters, rng, centres, spectrum)
     ids = [str(i) for i in range(n)]
     start = time.perf_counter()
     exact = ProductIndex.build(data, ids, IndexParams(kind="flat"))
@@ -138,8 +151,8 @@ def bench_faiss(n: int, dim: int = 256, clusters: int = 2000, queries: int = 100
     start = time.perf_counter()
     ivf = ProductIndex.build(data, ids, IndexParams(kind="ivf"))
     built = time.perf_counter() - start
-    print(f"\n3. {n} clustered {dim}-d embeddings ({clusters} clusters), {queries} queries, recall@{k}; "
-          f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads")  # fmt: skip
+    print(f"\n3. {n} clustered {dim}-d embeddings ({clusters} clusters, {spectrum} noise), {queries} queries, "
+          f"recall@{k}; faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads")  # fmt: skip
     print(f"   exact (flat): {exact_qps:9.1f} queries/s")
     print(f"   ivf nlist={ivf.params.nlist} built in {built:.0f} s")
     for nprobe in (4, 8, 16, 32, 64):
@@ -170,6 +183,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--slide-blocks", type=int, default=40)
     parser.add_argument("--vectors", type=int, default=1_000_000)
+    parser.add_argument("--spectrum", default="power-law", choices=("power-law", "isotropic"))
     parser.add_argument("--skip", nargs="*", default=[], choices=("spark", "slide", "faiss"))
     args = parser.parse_args()
     configure()
@@ -179,7 +193,7 @@ def main() -> None:
         if "slide" not in args.skip:
             bench_slide(args.slide_blocks, Path(tmp))
     if "faiss" not in args.skip:
-        bench_faiss(args.vectors)
+        bench_faiss(args.vectors, args.spectrum)
 
 
 if __name__ == "__main__":
