@@ -7,7 +7,7 @@
 2. ``--task slide`` from stored HDF5 features (``clipzoo embed --task slide``) against from pixels, on one demo slide
    of --slide-blocks 64-px blocks: seconds per slide and the speed-up (target >= 20x); both answers must agree.
 3. faiss IVF and HNSW on --vectors clustered 256-d unit embeddings (a Gaussian mixture: Zipf-sized clusters around
-   random centres, cosine ~0.78 to the centre; the noise's spectrum decays as a power law like real embeddings', or
+   random centres, cosine ~0.78 to the centre; the noise's spectrum decays as a power law like real embeddings, or
    --spectrum isotropic, the worst case) against exact search: recall@10 and queries/s for each nprobe /
    efSearch (target: recall >= 0.95 at >= 10x the exact queries/s).
 
