@@ -142,6 +142,9 @@ def test_remote_sensing_benchmarks_use_the_published_prompts():
     assert rgb.classes["Residential"] == ["residential buildings or homes or apartments"]
     assert rgb.templates == ("a centered satellite photo of {}.", "a centered satellite photo of a {}.",
                              "a centered satellite photo of the {}.")  # fmt: skip
+    anchors = {a.model: a.value for a in rgb.anchors}
+    assert anchors["OpenAI CLIP ViT-B/32 (openai)"] == pytest.approx(0.5072)  # CLIP_benchmark vtab/eurosat acc1
+    assert all("CLIP_benchmark" in a.source for a in rgb.anchors) and not ms.anchors
     for name, sensor in (("bigearthnet-s2", "s2"), ("bigearthnet-s1", "s1")):
         bench = benchmarks[name]
         assert bench.task == "multilabel" and bench.metric == "mean_auroc" and bench.options == {"sensor": sensor}
