@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
+from clipzoo.core.files import write_csv
 
 FASHION200K_CATEGORIES = ("dress", "jacket", "pants", "skirt", "top")
 FASHION200K_SPLITS = ("train", "test")
@@ -81,10 +82,7 @@ def convert_fashion200k(
     if not rows:
         raise InputError("no image of the label files was found", root)
     frame = pd.DataFrame(rows, columns=["path", "product_id", "caption", "category", "score"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    write_csv(frame, out)
     return frame
 
 

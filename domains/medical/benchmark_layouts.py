@@ -19,27 +19,11 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
+from clipzoo.core.files import read_table, write_csv
 
 CHEXPERT_5X200_CLASSES = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 CHEXPERT_PATH_COLUMNS = ("Path", "imgpath")  # CheXpert's / GLoRIA's, MedCLIP's
 RSNA_COLUMNS = ("patientId", "x", "y", "width", "height", "Target")
-
-
-def _write(frame: pd.DataFrame, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out)
-    return out
-
-
-def _read_csv(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputError(f"{what} not found", path)
-    try:
-        return pd.read_csv(path)
-    except Exception as err:
-        raise InputError(f"cannot parse {what}: {err}", path) from err
 
 
 def chexpert_image(root: Path, recorded: str) -> Path:
@@ -54,7 +38,7 @@ def convert_chexpert_5x200(root: str | Path, out: str | Path, csv: str = "chexpe
     """Write the 5x200 manifest (``path``, ``finding``); every row must have exactly one of the five findings."""
     root, out = Path(root), Path(out)
     table = root / csv
-    frame = _read_csv(table, "CheXpert 5x200 CSV")
+    frame = read_table(table, "CheXpert 5x200 CSV")
     path_column = next((c for c in CHEXPERT_PATH_COLUMNS if c in frame.columns), None)
     missing = [c for c in CHEXPERT_5X200_CLASSES if c not in frame.columns]
     if path_column is None or missing:
@@ -77,7 +61,7 @@ def convert_chexpert_5x200(root: str | Path, out: str | Path, csv: str = "chexpe
     if absent:
         raise InputError(f"{len(absent)} image(s) named by the CSV are missing, e.g. {absent[0]}", table)
     manifest = pd.DataFrame(rows, columns=["path", "finding"])
-    _write(manifest, out)
+    write_csv(manifest, out)
     return manifest
 
 
@@ -91,7 +75,7 @@ def convert_rsna_pneumonia(
     """Write the RSNA manifest (``path``, ``patientId``, ``pneumonia``, ``boxes``): one row per patient."""
     root, out = Path(root), Path(out)
     table = root / labels
-    frame = _read_csv(table, "RSNA labels CSV")
+    frame = read_table(table, "RSNA labels CSV")
     missing = [c for c in RSNA_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"RSNA labels CSV lacks columns {missing}; expected {list(RSNA_COLUMNS)}", table)
@@ -111,7 +95,7 @@ def convert_rsna_pneumonia(
     if not rows:
         raise InputError("no DICOM of the labels CSV was found", folder)
     manifest = pd.DataFrame(rows, columns=["path", "patientId", "pneumonia", "boxes"])
-    _write(manifest, out)
+    write_csv(manifest, out)
     return manifest
 
 

@@ -18,18 +18,11 @@ from pathlib import Path
 import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
+from clipzoo.core.files import read_table, write_csv
 
 from .slide import SLIDE_SUFFIXES
 
 CRC_TEST_FOLDER = "CRC-VAL-HE-7K"
-
-
-def _write(frame: pd.DataFrame, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out)
-    return out
 
 
 def slide_files(folder: Path) -> dict[str, Path]:
@@ -53,12 +46,7 @@ def convert_slides(
     """Write the slide manifest (``path``, ``slide_id``, ``diagnosis``) for the labels CSV's slides."""
     root, out = Path(root), Path(out)
     table = root / labels
-    if not table.is_file():
-        raise InputError("slide labels CSV not found", table)
-    try:
-        frame = pd.read_csv(table)
-    except Exception as err:
-        raise InputError(f"cannot parse the slide labels CSV: {err}", table) from err
+    frame = read_table(table, "slide labels CSV")
     missing = [c for c in ("slide_id", label_column) if c not in frame.columns]
     if missing:
         raise InputError(f"slide labels CSV lacks column(s) {missing}; it has {list(frame.columns)}", table)
@@ -81,7 +69,7 @@ def convert_slides(
     if not rows:
         raise InputError(f"no slide of the labels CSV found under {folder}", table)
     manifest = pd.DataFrame(rows, columns=["path", "slide_id", "diagnosis"])
-    _write(manifest, out)
+    write_csv(manifest, out)
     return manifest
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
+from clipzoo.core.files import write_csv
 
 # folder name -> CLIP's EuroSAT class name (OpenAI CLIP data/prompts.md; CLIP_benchmark en_classnames.json)
 EUROSAT_CLASSES: dict[str, str] = {
@@ -62,14 +63,6 @@ BIGEARTHNET19: dict[str, tuple[str, ...]] = {
 CORINE_TO_19: dict[str, str] = {label: cls for cls, labels in BIGEARTHNET19.items() for label in labels}
 
 
-def _write(frame: pd.DataFrame, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out)
-    return out
-
-
 def eurosat_class_root(root: Path) -> Path:
     """The folder holding EuroSAT's class folders: ``root`` itself or one of the published top folders."""
     for candidate in (root, *(root / name for name in EUROSAT_FOLDERS)):
@@ -101,7 +94,7 @@ def convert_eurosat(root: str | Path, out: str | Path, format: str = "rgb") -> p
     if not rows:
         raise InputError(f"no {'/'.join(suffixes)} image in the EuroSAT class folders (format={format})", classes)
     frame = pd.DataFrame(rows, columns=["path", "eurosat_class", "caption"])
-    _write(frame, out)
+    write_csv(frame, out)
     return frame
 
 
@@ -124,7 +117,7 @@ def convert_bigearthnet19(root: str | Path, out: str | Path, sensor: str = "s2")
     frame = frame[extra.sum(axis=1) > 0].reset_index(drop=True)
     if frame.empty:
         raise InputError(f"no {sensor} patch has a label of the 19-class nomenclature", root)
-    _write(frame, out)
+    write_csv(frame, out)
     return frame
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
+from clipzoo.core.files import read_table
 
 ASL_CITIZEN_SPLITS = ("train", "val", "test")
 ASL_CITIZEN_COLUMNS = ("Participant ID", "Video file", "Gloss", "ASL-LEX Code")
@@ -35,10 +35,7 @@ def asl_citizen_release(
     table = root / "splits" / f"{split}.csv"
     if not table.is_file():
         raise InputError(f"ASL Citizen split file not found (expected splits/{split}.csv under {root})", table)
-    try:
-        found = list(pd.read_csv(table, nrows=0).columns)
-    except Exception as err:
-        raise InputError(f"cannot parse the ASL Citizen split file: {err}", table) from err
+    found = list(read_table(table, "ASL Citizen split file", nrows=0).columns)
     missing = [c for c in ASL_CITIZEN_COLUMNS if c not in found]
     if missing:
         raise InputError(f"ASL Citizen split file lacks column(s) {missing}; it has {found}", table)
