@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from clipzoo.cli.main import main
+from clipzoo.core.domain import get_domain
 from clipzoo.core.errors import InputError
 from clipzoo.domains.medical.benchmark_layouts import chexpert_5x200, rsna_pneumonia
 from PIL import Image
@@ -54,6 +56,16 @@ def test_chexpert_5x200_gives_one_row_per_image_with_its_finding(chexpert, tmp_p
         chexpert / "CheXpert-v1.0/valid/patient64540/study1/view1_frontal.jpg"
     ).resolve()
     assert Image.open(out.parent / manifest["path"][4]).size == (40, 48)
+    assert get_domain("medical").read(out.parent / manifest["path"][4]) is not None
+
+
+def test_chexpert_5x200_through_clipzoo_convert(chexpert, tmp_path, capsys):
+    out = tmp_path / "cli" / "m.csv"
+    assert (
+        main(["convert", "medical", "chexpert-5x200", str(chexpert), str(out), "--option", "csv=chexpert_5x200.csv"])
+        == 0
+    )
+    assert "5 images" in capsys.readouterr().out and len(pd.read_csv(out)) == 5
 
 
 def test_chexpert_5x200_reads_medclip_meta_csv_paths(tmp_path):
@@ -129,6 +141,7 @@ def test_rsna_gives_one_row_per_patient_with_target_max(rsna, tmp_path):
     assert list(manifest["boxes"]) == [0, 2, 0]
     ds = pydicom.dcmread(out.parent / manifest["path"][1])
     assert ds.PatientID == ids[1] and ds.pixel_array.shape == (64, 64)
+    assert get_domain("medical").read(out.parent / manifest["path"][1]) is not None  # a 2D DICOM the domain reads
 
 
 def test_rsna_names_the_file_for_bad_layouts(rsna, tmp_path):
