@@ -1,11 +1,12 @@
-"""Checks every domain's benchmarks.json passes: it loads, each layout is a converter of its domain, and the
-classes and templates build a prompt pack."""
+"""Checks every domain's benchmarks.json passes: it loads, each layout is a converter of its domain taking the
+entry's options, and the classes and templates build a prompt pack."""
 
 from __future__ import annotations
 
 from clipzoo.core.benchmark import CLASSIFICATION, MULTILABEL, Benchmark
 from clipzoo.core.domain import get_domain
 from clipzoo.core.zeroshot import PromptPack
+from clipzoo.pipeline.convert import converter_options
 
 
 def checked_benchmarks(domain_name: str) -> dict[str, Benchmark]:
@@ -18,6 +19,8 @@ def checked_benchmarks(domain_name: str) -> dict[str, Benchmark]:
         assert bench.domain == domain_name
         assert bench.layout in converters, f"{bench.name}: no converter {bench.layout!r} in {sorted(converters)}"
         assert converters[bench.layout].run.__doc__, f"{bench.layout}: the converter documents its layout"
+        unknown = set(bench.options) - set(converter_options(converters[bench.layout]))
+        assert not unknown, f"{bench.name}: options {sorted(unknown)} are not options of {bench.layout!r}"
         assert bench.source and bench.metric
         if bench.classes:
             PromptPack.from_dict(bench.name, bench.prompt_pack())
