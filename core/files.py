@@ -1,5 +1,6 @@
 """Small file helpers every domain needs: input files checked before decoding, images decoded with a clear error,
-package JSON resources, and demo datasets written once (a marker records the arguments they were written with)."""
+package JSON resources, CSV tables of published layouts read and written (atomically), and demo datasets written once
+(a marker records the arguments they were written with)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError
 from .guards import check_pixels
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DONE_MARKER = "DONE.json"
 
@@ -92,3 +96,27 @@ def check_keys(cls: type, data: dict[str, Any], what: str) -> None:
     unknown = sorted(set(data) - {f.name for f in fields(cls)})
     if unknown:
         raise InputError(f"{what} {data.get('name')!r}: unknown keys {unknown}")
+
+
+def read_table(path: str | Path, what: str, **kwargs: Any) -> pd.DataFrame:
+    """A CSV file of a published layout as a table (``pandas.read_csv`` ``kwargs``), or ``InputError`` naming the
+    file when it is missing or cannot be parsed; ``what`` says which file of the layout it is."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found", path)
+    try:
+        return pd.read_csv(path, **kwargs)
+    except Exception as err:
+        raise InputError(f"cannot parse the {what}: {err}", path) from err
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to the CSV ``path`` atomically (a temporary file beside it, then renamed); returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
