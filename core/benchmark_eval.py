@@ -32,11 +32,20 @@ class BenchmarkReport:
 
 
 def benchmark_pack(benchmark: Benchmark, manifest: Manifest) -> PromptPack:
-    """The benchmark's published classes and templates; a benchmark without classes takes its split's labels."""
+    """The benchmark's published classes and templates. A benchmark without classes takes its split's labels, each
+    worded by its rows' ``text_column`` when it names one (a gloss ``HOUSE2`` prompted as "house")."""
     if benchmark.classes:
         return PromptPack.from_dict(benchmark.name, benchmark.prompt_pack())
-    labels = sorted({str(v) for v in manifest.column(benchmark.label_column)})
-    return PromptPack.for_labels(labels, benchmark.templates, name=benchmark.name)
+    labels = [str(v) for v in manifest.column(benchmark.label_column)]
+    if not benchmark.text_column:
+        return PromptPack.for_labels(sorted(set(labels)), benchmark.templates, name=benchmark.name)
+    classes: dict[str, list[str]] = {}
+    for label, text in zip(labels, manifest.column(benchmark.text_column), strict=True):
+        words = classes.setdefault(label, [])
+        if str(text) not in words:
+            words.append(str(text))
+    return PromptPack.from_dict(benchmark.name, {"templates": list(benchmark.templates),
+                                                 "classes": dict(sorted(classes.items()))})  # fmt: skip
 
 
 def evaluate_classification(clip: ClipModel, features: torch.Tensor, manifest: Manifest, pack: PromptPack,

@@ -32,3 +32,22 @@ def checked_benchmarks(domain_name: str) -> dict[str, Benchmark]:
         for anchor in bench.anchors:
             assert anchor.source and anchor.model
     return benchmarks
+
+
+def evaluated_on_benchmark(model: str, benchmark: str, data) -> str:
+    """`clipzoo eval MODEL --benchmark NAME --data DATA` in this process (the stdout), checked to have logged the
+    benchmark's metric next to the published anchors."""
+    import contextlib
+    import io
+
+    from clipzoo.cli.main import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["eval", model, "--benchmark", benchmark, "--data", str(data)])
+    text = out.getvalue()
+    assert code == 0, text
+    bench = next(b for d in ("medical", "remote_sensing", "pathology", "fashion", "sign_language")
+                 for b in get_domain(d).benchmarks() if b.name == benchmark)  # fmt: skip
+    assert f"<- {bench.metric}" in text and "logged as run" in text, text
+    return text

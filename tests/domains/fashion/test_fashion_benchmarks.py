@@ -23,6 +23,10 @@ LINES = {
 
 @pytest.fixture()
 def f200k(tmp_path):
+    return write_f200k(tmp_path)
+
+
+def write_f200k(tmp_path):
     root = tmp_path / "fashion200k"
     (root / "labels").mkdir(parents=True)
     for category in ("dress", "jacket", "pants", "skirt", "top"):

@@ -13,6 +13,8 @@ from clipzoo.registry.catalog import resolve
 from clipzoo.registry.loading import load_clip
 from clipzoo.registry.tracking import clipzoo_home
 
+from tests.domains.fashion.test_fashion_benchmarks import _fashioniq, write_f200k
+from tests.helpers.benchmarks import evaluated_on_benchmark
 from tests.helpers.metrics import printed_metric
 
 
@@ -41,6 +43,14 @@ def test_demo_trains_both_stages_registers_and_searches(demo_output):
     assert resolve("clipzoo-fashion@champion").version is not None
     combiner = get_combiner(load_clip("clipzoo-fashion@champion").model)
     assert combiner is not None and combiner.is_trained, "the stage-2 Combiner travels with the registered model"
+
+
+def test_demo_model_on_the_fashion_benchmarks(demo_output, tmp_path):
+    assert demo_output[0] == 0
+    evaluated_on_benchmark("clipzoo-fashion@champion", "fashion200k", write_f200k(tmp_path / "f200k"))
+    _fashioniq(tmp_path / "fiq")
+    out = evaluated_on_benchmark("clipzoo-fashion@champion", "fashioniq", tmp_path / "fiq")
+    assert "R@10/dress" in out and "mean_R@10_50" in out
 
 
 def test_demo_catalogue_is_searched_with_the_registered_model(demo_output, tmp_path, capsys):

@@ -32,6 +32,10 @@ def _xray(path, seed):
 
 @pytest.fixture()
 def chexpert(tmp_path):
+    return write_chexpert(tmp_path)
+
+
+def write_chexpert(tmp_path):
     """Five images, one per finding, and the 5x200 CSV with CheXpert's columns (paths as CheXpert writes them)."""
     rows = []
     for i, finding in enumerate(FINDINGS):
@@ -118,6 +122,10 @@ def _radiograph(path, patient_id):
 
 @pytest.fixture()
 def rsna(tmp_path):
+    return write_rsna(tmp_path)
+
+
+def write_rsna(tmp_path):
     ids = ["0004cfab-14fd-4e49-80ba-63a80b6bddd6", "00436515-870c-4b36-a041-de91049b9ab4", "00704310-78a8-4b38"]
     for patient in ids:
         _radiograph(tmp_path / "stage_2_train_images" / f"{patient}.dcm", patient)

@@ -22,6 +22,8 @@ from clipzoo.registry.loading import load_pyfunc
 from clipzoo.registry.tracking import configure
 from nibabel.testing import data_path
 
+from tests.domains.medical.test_medical_benchmarks import write_chexpert, write_rsna
+from tests.helpers.benchmarks import evaluated_on_benchmark
 from tests.helpers.metrics import printed_metric
 
 
@@ -43,6 +45,10 @@ def test_small_demo_trains_registers_and_serves_series_zip_and_nifti(capsys, tmp
     assert len(out.split("  -> ")[1].splitlines()[0].split(", ")) == 3
     weights = json.loads(out.split("slice attention: ")[1].splitlines()[0])
     assert len(weights) == 5 and abs(sum(weights) - 1) < 1e-3  # CT5N has five slices
+    # the standard benchmarks, on tiny replicas of their published layouts
+    model = f"clipzoo-medical/{version}"
+    evaluated_on_benchmark(model, "chexpert-5x200", write_chexpert(tmp_path / "chexpert"))
+    evaluated_on_benchmark(model, "rsna-pneumonia", write_rsna(tmp_path / "rsna"))
     assert resolve("clipzoo-medical@champion").version is not None
 
     # the 3D stage kept the 2D trunk of the 2D stage and trained the pooling; its run holds the attention figures

@@ -22,6 +22,10 @@ LUSC = "TCGA-18-3406-01Z-00-DX1.A0A4A5D8-D1E1-4C2D-8B8D-2B6D0C8B1C1E"
 
 @pytest.fixture()
 def crc(tmp_path):
+    return write_crc(tmp_path)
+
+
+def write_crc(tmp_path):
     """CRC-VAL-HE-7K with two 224 px RGB TIFF tiles per class, named as the release names them."""
     rng = np.random.default_rng(0)
     for code in CRC_CLASSES:
@@ -52,6 +56,10 @@ def _slide(path, seed):
 
 @pytest.fixture()
 def nsclc(tmp_path):
+    return write_nsclc(tmp_path)
+
+
+def write_nsclc(tmp_path):
     """Slides as GDC downloads them (<file uuid>/<slide_id>.svs; pyramidal TIFFs here) and MI-Zero's labels CSV."""
     root = tmp_path / "tcga_nsclc"
     for i, slide_id in enumerate((LUAD, LUSC)):

@@ -9,10 +9,12 @@ from pathlib import Path
 from clipzoo.cli.main import main
 from clipzoo.registry.catalog import resolve
 
+from tests.domains.pathology.test_pathology_benchmarks import write_crc, write_nsclc
+from tests.helpers.benchmarks import evaluated_on_benchmark
 from tests.helpers.metrics import printed_metric
 
 
-def test_demo_trains_registers_and_classifies_a_slide(capsys):
+def test_demo_trains_registers_and_classifies_a_slide(capsys, tmp_path):
     assert main(["demo", "pathology", "--small"]) == 0
     out = capsys.readouterr().out
     assert "held-out zero-shot" in out
@@ -27,3 +29,5 @@ def test_demo_trains_registers_and_classifies_a_slide(capsys):
     assert used and int(used.group(1)) > 0
     heatmap = re.search(r"heatmap -> (\S+)", out)
     assert heatmap and Path(heatmap.group(1)).is_file()
+    evaluated_on_benchmark("clipzoo-pathology@champion", "crc100k-9", write_crc(tmp_path / "crc"))
+    evaluated_on_benchmark("clipzoo-pathology@champion", "tcga-nsclc-slides", write_nsclc(tmp_path / "nsclc"))

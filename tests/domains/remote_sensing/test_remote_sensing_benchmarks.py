@@ -42,6 +42,10 @@ def _ms_tif(path, seed):
 
 @pytest.fixture()
 def eurosat_rgb(tmp_path):
+    return write_eurosat_rgb(tmp_path)
+
+
+def write_eurosat_rgb(tmp_path):
     root = tmp_path / "EuroSAT_RGB"
     for i, name in enumerate(CLASSES[:3]):
         (root / name).mkdir(parents=True)
@@ -67,6 +71,15 @@ def test_eurosat_original_zip_folder_2750(tmp_path):
     out = tmp_path / "m.csv"
     eurosat(str(tmp_path), str(out))
     assert pd.read_csv(out)["caption"].tolist() == ["lake or sea"]
+
+
+def write_eurosat_ms(tmp_path):
+    """EuroSAT_MS/<Class>/<Class>_<n>.tif, two 13-band chips for each of three classes."""
+    for i, name in enumerate(["Forest", "Highway", "SeaLake"]):
+        (tmp_path / "EuroSAT_MS" / name).mkdir(parents=True)
+        for n in (1, 2):
+            _ms_tif(tmp_path / "EuroSAT_MS" / name / f"{name}_{n}.tif", 10 * i + n)
+    return tmp_path
 
 
 def test_eurosat_ms_geotiffs_read_as_sentinel2(tmp_path):

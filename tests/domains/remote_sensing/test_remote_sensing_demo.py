@@ -20,6 +20,8 @@ from clipzoo.domains.remote_sensing.location_eval import haversine_km
 from clipzoo.registry.catalog import resolve
 
 from tests.conftest import SHARED_DATA
+from tests.domains.remote_sensing.test_remote_sensing_benchmarks import write_eurosat_ms
+from tests.helpers.benchmarks import evaluated_on_benchmark
 from tests.helpers.metrics import printed_metric
 
 
@@ -88,7 +90,7 @@ def test_prompt_wordings_are_absent_from_training_captions(demo):
             assert template.split("{}")[0].strip().lower() not in captions
 
 
-def test_demo_small_trains_registers_and_predicts_on_a_real_patch(capsys):
+def test_demo_small_trains_registers_and_predicts_on_a_real_patch(capsys, tmp_path):
     assert main(["demo", "remote_sensing", "--small"]) == 0
     out = capsys.readouterr().out
     for key in ("landcover_top1", "s1_landcover_top1", "s2_landcover_top1", "landcover_text_to_image_nDCG@10",
@@ -101,6 +103,7 @@ def test_demo_small_trains_registers_and_predicts_on_a_real_patch(capsys):
     prediction = out.split("  -> ")[1].splitlines()[0]
     assert len(prediction.split(", ")) == 3
     assert resolve("clipzoo-remote_sensing@champion").version is not None
+    evaluated_on_benchmark("clipzoo-remote_sensing@champion", "eurosat-ms", write_eurosat_ms(tmp_path))
     patch = SHARED_DATA / "remote_sensing" / "bigearthnet_s2"
     if not patch.is_dir():
         pytest.skip("../shared/data/remote_sensing is absent: no real patch to predict on")

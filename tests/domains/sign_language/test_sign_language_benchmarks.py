@@ -17,6 +17,10 @@ from tests.helpers.benchmarks import checked_benchmarks
 
 @pytest.fixture()
 def release(tmp_path):
+    return write_release(tmp_path)
+
+
+def write_release(tmp_path):
     """ASL_Citizen/splits/test.csv (Participant ID, Video file, Gloss, ASL-LEX Code) + poses/<video stem>.pose."""
     root = tmp_path / "ASL_Citizen"
     (root / "splits").mkdir(parents=True)

@@ -11,6 +11,8 @@ from clipzoo.domains.sign_language.layouts import CANONICAL, RIGHT_HAND
 from clipzoo.registry.catalog import resolve
 from pose_format import Pose
 
+from tests.domains.sign_language.test_sign_language_benchmarks import write_release
+from tests.helpers.benchmarks import evaluated_on_benchmark
 from tests.helpers.metrics import printed_metric
 
 
@@ -49,7 +51,7 @@ def test_zero_shot_prompts_use_wording_absent_from_captions(small_demo):
     assert not prompts & captions
 
 
-def test_demo_small_trains_registers_and_embeds_a_pose(capsys):
+def test_demo_small_trains_registers_and_embeds_a_pose(capsys, tmp_path):
     assert main(["demo", "sign_language", "--small"]) == 0
     out = capsys.readouterr().out
     for key in ("pose_to_text_R@1", "text_to_pose_P@5", "fewshot_5shot_top1", "sign_top1"):
@@ -57,6 +59,7 @@ def test_demo_small_trains_registers_and_embeds_a_pose(capsys):
     # 6 signs, 6 held-out clips of each: chance 1/6; the small demo reaches 0.33
     assert printed_metric(out, "sign_top1") >= 1 / 6 + 0.1
     assert "registered clipzoo-sign_language version" in out
+    evaluated_on_benchmark("clipzoo-sign_language@champion", "asl-citizen", write_release(tmp_path))
     prediction = out.split("  -> ")[1].splitlines()[0]
     assert len(prediction.split(", ")) == 3
     assert resolve("clipzoo-sign_language@champion").version is not None
