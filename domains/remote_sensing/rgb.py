@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from affine import Affine
 from clipzoo.core.errors import InputError
+from clipzoo.core.images import spec_image_transform
 from clipzoo.core.spec import INPUT_NOTES, ModelSpec
-from open_clip.transform import image_transform
 from PIL import Image, UnidentifiedImageError
 
 from .raster import GeoRaster
@@ -113,15 +113,7 @@ class RGBTransform:
         config = rgb_config(spec) or {}
         self.gain = float(config.get("gain", TRUE_COLOUR_GAIN))
         self.bands = tuple(config.get("true_colour_bands", TRUE_COLOUR_BANDS))
-        self.image = image_transform(
-            spec.image_size,
-            is_train=train,
-            mean=spec.mean,
-            std=spec.std,
-            resize_mode=spec.resize_mode,
-            interpolation=spec.interpolation,
-            fill_color=spec.fill_color,
-        )
+        self.image = spec_image_transform(spec, train)
 
     def __call__(self, sample: SensorSample) -> torch.Tensor:
         return self.image(rgb_image(sample, self.gain, self.bands))
