@@ -64,6 +64,8 @@ def test_medical_dicom_series(hub_cache, capsys):
     line = imported(capsys, hub_cache, "medical", seed=11)
     [row] = predicted(capsys, line, str(wheel_ct_series()), "--labels", "lung nodule", "normal chest")
     assert row["error"] is None and sorted(row["labels"]) == ["lung nodule", "normal chest"]
+    [row] = predicted(capsys, line, str(wheel_ct_series()), "--task", "attention", "--labels", "nodule", "normal")
+    assert row["slice_attention"] == [0.2] * 5  # the plain mean: every one of CT5N's 5 slices counts the same
 
 
 def test_pathology_slide(hub_cache, capsys, tmp_path):
