@@ -24,7 +24,9 @@ def test_a_ct_series_is_the_mean_of_its_slices_through_the_imported_2d_model(hub
     write_open_clip_repo(hub_cache, REPO, seed=7)
     domain = get_domain("medical")
     import_model(domain, f"hf-hub:{REPO}", line="tiny-biomed2d")
-    assert "an untrained pooling stage, the plain mean" in card_of("medical-tiny-biomed2d")
+    card = card_of("medical-tiny-biomed2d")
+    assert "an untrained pooling stage, the plain mean" in card
+    assert "synthetic phantoms" not in card and "The published weights, unchanged" in card  # not the demo's caveat
     clip = load_clip("medical-tiny-biomed2d")
     assert clip.spec.vision_tower == "slice_mean"
     assert any("plain mean of the L2-normalised slice embeddings" in n for n in clip.spec.extra["input_notes"])
