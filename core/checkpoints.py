@@ -336,8 +336,23 @@ def write_open_clip_bpe_tokenizer_files(folder: str | Path) -> Path:
     return folder
 
 
+# Why a transformers SiglipModel folder is refused rather than converted. open_clip builds its SigLIP image tower as a
+# timm ViT chosen by name only (``vision_cfg.timm_model_name``; open_clip's TimmModel passes timm no width, depth or
+# heads), so the converted model could only be one of timm's named SigLIP ViTs and the import would have to map
+# transformers' dimensions onto a name, its MAP head onto timm's ``attn_pool`` and its text tower onto open_clip's
+# (no causal mask, last-token pooling, biased projection, LayerNorm eps 1e-6, tanh-GELU); no such converter exists in
+# open_clip or timm to check one against, and a guessed mapping would load without error and embed wrongly.
+SIGLIP_REFUSAL = (
+    "transformers SiglipModel folders are not converted: open_clip builds a SigLIP image tower only as one of timm's "
+    "named ViTs (timm_model_name, no custom width/depth/heads) and neither open_clip nor timm ships a converter from "
+    "transformers' SigLIP layout to verify one against; import the model's open_clip release instead (an hf-hub: "
+    "repo with open_clip_config.json, as timm/ViT-B-16-SigLIP or Marqo/marqo-fashionSigLIP publish)"
+)
+
+
 def read_transformers_folder(folder: str | Path) -> Checkpoint:
-    """A transformers ``save_pretrained`` folder of a ``CLIPModel`` with its processor files, converted."""
+    """A transformers ``save_pretrained`` folder of a ``CLIPModel`` with its processor files, converted
+    (a ``SiglipModel`` is refused: see ``SIGLIP_REFUSAL``)."""
     from transformers import AutoConfig
 
     folder = Path(folder)
@@ -345,11 +360,7 @@ def read_transformers_folder(folder: str | Path) -> Checkpoint:
         raise InputError(f"not a transformers model folder (no {HF_CONFIG})", folder)
     config = AutoConfig.from_pretrained(folder, local_files_only=True)
     if config.model_type == "siglip":
-        raise InputError(
-            "transformers SiglipModel folders are not converted yet; import the open_clip release of the model "
-            "(an hf-hub: id with open_clip_config.json) instead",
-            folder,
-        )
+        raise InputError(SIGLIP_REFUSAL, folder)
     if config.model_type != "clip":
         raise InputError(f"model_type {config.model_type!r} is not a CLIPModel", folder)
     weights = _weights_in(folder, HF_WEIGHTS)

@@ -168,6 +168,13 @@ class Domain(ABC):
         each a factory ``(rank=, world_size=, local_loss=, gather_with_grad=) -> nn.Module``."""
         return {}
 
+    def import_spec(self, spec: ModelSpec) -> ModelSpec:
+        """The spec of a 2D RGB checkpoint imported into this domain (``clipzoo import``): a domain whose inputs are
+        not RGB images records here how it feeds them to the model (a vision tower wrapping the imported one, an
+        input rendering), with one sentence per choice in ``extra["input_notes"]`` for the model card. By default
+        the spec as imported."""
+        return spec
+
     def converters(self) -> dict[str, Converter]:
         """Public dataset layouts this domain converts into manifests (``clipzoo convert DOMAIN LAYOUT SRC OUT``)."""
         return {}

@@ -21,6 +21,7 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 RESIZE_MODES = ("shortest", "longest", "squash")  # open_clip's PreprocessCfg.resize_mode
 INTERPOLATIONS = ("bicubic", "bilinear")  # open_clip's PreprocessCfg.interpolation
+INPUT_NOTES = "input_notes"  # extra: how a domain feeds an imported model its inputs, one sentence each (card)
 
 
 @dataclass

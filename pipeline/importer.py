@@ -42,6 +42,7 @@ from clipzoo.core.errors import InputError
 from clipzoo.core.model import ClipModel, build_model
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import BUNDLED_PREFIX
+from clipzoo.core.towers import vision_tower
 from clipzoo.core.zoo import HF_HUB, STATE_DICT, ZooEntry
 from clipzoo.registry.package import sha256_file
 from clipzoo.registry.publish import Published
@@ -176,9 +177,10 @@ def _spec(domain: Domain, line: str, ckpt: Checkpoint, source: str) -> ModelSpec
     )
 
 
-def _build(spec: ModelSpec, ckpt: Checkpoint, text_dir: Path | None) -> ClipModel:
+def _build(spec: ModelSpec, ckpt: Checkpoint, text_dir: Path | None, domain: Domain) -> ClipModel:
     """The spec's open_clip model (text tower and tokenizer read from ``text_dir``) with the checkpoint's weights,
-    loaded strictly: a checkpoint that does not fit its architecture fails here, naming the keys."""
+    loaded strictly: a checkpoint that does not fit its architecture fails here, naming the keys. The domain's
+    ``import_spec`` then adapts the loaded model (its vision tower wraps the imported one, weights kept)."""
     build_spec = spec
     if text_dir is not None:
         cfg = {**spec.model_cfg, "text_cfg": dict(spec.model_cfg["text_cfg"])}
@@ -192,8 +194,11 @@ def _build(spec: ModelSpec, ckpt: Checkpoint, text_dir: Path | None) -> ClipMode
         clip.model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise InputError(f"the checkpoint does not fit its open_clip architecture: {err}") from err
+    adapted = domain.import_spec(spec)
+    if adapted.vision_tower != spec.vision_tower:
+        vision_tower(adapted)(clip.model, adapted)
     clip.model.eval()
-    clip.spec = spec
+    clip.spec = adapted
     return clip
 
 
@@ -244,7 +249,7 @@ def import_model(
     heldout_manifest = Manifest.read(heldout) if heldout else None
     with _text_files(spec.model_cfg, allow_download) as text_dir:
         package_text = text_dir if text_dir is not None else ckpt.text_dir
-        clip = _build(spec, ckpt, package_text)
+        clip = _build(spec, ckpt, package_text, domain)
         experiment_for(domain.name)
         with mlflow.start_run(run_name=f"import-{domain.name}-{line}"):
             mlflow.log_params(
@@ -256,7 +261,7 @@ def import_model(
                     "line": line,
                 }
             )
-            mlflow.log_dict(spec.to_dict(), "spec.json")
+            mlflow.log_dict(clip.spec.to_dict(), "spec.json")
             metrics: dict[str, float] = {}
             if heldout_manifest is not None:
                 metrics = evaluate(clip, domain, heldout_manifest).metrics

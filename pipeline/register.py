@@ -14,6 +14,12 @@ from clipzoo.registry.package import library_versions, sha256_file
 from clipzoo.registry.publish import Published, publish
 from clipzoo.registry.tracking import registered_name
 
+# An imported checkpoint's card: the domain's own limitations describe its demo training data, not these weights.
+IMPORTED_LIMITATIONS = (
+    "The published weights, unchanged: what they were trained on and validated for is in the source's model card and "
+    "paper (linked above). Validate on your own data before relying on it."
+)
+
 
 def smoke_example(domain: Domain, heldout: Manifest | None) -> dict[str, Any]:
     """What the logged model must answer before it is registered: a held-out file with the domain's labels, or
@@ -48,7 +54,7 @@ def register(
         metrics,
         library_versions(),
         intended_use=domain.intended_use,
-        limitations=domain.limitations,
+        limitations=domain.limitations if source is None else IMPORTED_LIMITATIONS,
         registered_as=registered_name(domain.name, line),
         source=source,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clipzoo.core.spec import ModelSpec
+from clipzoo.core.spec import INPUT_NOTES, ModelSpec
 
 
 def model_card(
@@ -33,13 +33,14 @@ def model_card(
         f"{spec.image_size} px, resize `{spec.resize_mode}`, `{spec.interpolation}`, "
         f"mean {list(spec.mean)}, std {list(spec.std)}"
     )
+    notes = "".join(f"\n- Input: {note}" for note in spec.extra.get(INPUT_NOTES, []))
     return f"""# {registered_as or "clipzoo-" + spec.domain}: {spec.name}
 {_source_section(source) if source else ""}
 ## Model
 - Domain: `{spec.domain}`; vision tower `{spec.vision_tower}` ({spec.input_channels} channels, {spec.image_size} px);
   text tower `{text}`; embedding {spec.embed_dim}-d; loss `{spec.loss}`.
 - Locked towers: image={spec.lock_image}, text={text_lock}. Initial weights: {initial}.
-- Preprocessing: {pre}.
+- Preprocessing: {pre}.{notes}
 
 ## {"Data" if source else "Training data"}
 {data_rows}

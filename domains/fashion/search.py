@@ -4,7 +4,9 @@ and the server alike.
 A query is a text alone (text -> product search), a file alone (image -> product) or a file with a text (composed:
 reference image + modification text, through the model's trained Combiner, else the element-wise sum). Each answer
 holds ``ids`` (product ids, best first), ``scores`` (cosine), ``labels`` (the products' titles, else their ids) and
-``query`` (which kind it was). Request options: ``nprobe`` (ivf) and ``ef_search`` (hnsw) trade recall for speed.
+``query`` (which kind it was), and ``note`` when a composed query fell back to the sum (a model without a trained
+Combiner, such as an imported checkpoint). Request options: ``nprobe`` (ivf) and ``ef_search`` (hnsw) trade recall for
+speed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .catalogue import CATALOGUE_FILE, Catalogue, towers_sha256
 from .combiner import compose, uses_combiner
 
 TASK = "search"
+SUM_NOTE = "no trained Combiner: the query is the normalised sum of the image and text embeddings (CLIP4Cir's baseline)"
 _OPEN: OrderedDict[tuple[str, int], Catalogue] = OrderedDict()  # a server keeps its catalogues loaded
 _OPEN_MAX = 4
 _TOWERS: WeakKeyDictionary[nn.Module, str] = WeakKeyDictionary()  # a served model's weights never change
@@ -123,6 +126,8 @@ def search(
         out[i].labels = [catalogue.label(pid, r) for pid, (r, _) in zip(ids, found, strict=True)]
         out[i].scores = [s for _, s in found]
         out[i].extra = {"ids": ids, "query": kinds[i]}
+        if kinds[i] == "image+text (sum)":
+            out[i].extra["note"] = SUM_NOTE
         if return_embeddings:
             out[i].embedding = np.asarray(queries[i], dtype=np.float32).tolist()
     return out

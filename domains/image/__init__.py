@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.files import open_image
+from clipzoo.core.images import spec_image_transform
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import minilm_text_cfg
-from open_clip.transform import image_transform
 from PIL import Image, ImageOps
 
 from .demo_data import load_prompt_packs, write_demo_dataset
@@ -73,15 +73,7 @@ class ImageDomain(Domain):
     def transform(self, spec: ModelSpec, train: bool) -> Any:
         if train and spec.extra.get("train_augment") == "dihedral":
             return DihedralTransform(spec.image_size, spec.mean, spec.std)
-        return image_transform(
-            spec.image_size,
-            is_train=train,
-            mean=spec.mean,
-            std=spec.std,
-            resize_mode=spec.resize_mode,
-            interpolation=spec.interpolation,
-            fill_color=spec.fill_color,
-        )
+        return spec_image_transform(spec, train)
 
     def default_spec(self) -> ModelSpec:
         return ModelSpec(

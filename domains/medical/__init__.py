@@ -230,7 +230,11 @@ class MedicalDomain(Domain):
         return CONVERTERS
 
     def vision_towers(self) -> dict[str, Any]:
-        return {_tower.TOWER_NAME: _tower.slice_attention_tower}
+        return {_tower.TOWER_NAME: _tower.slice_attention_tower, _tower.MEAN_TOWER_NAME: _tower.slice_mean_tower}
+
+    def import_spec(self, spec: ModelSpec) -> ModelSpec:
+        """A published 2D checkpoint reads radiographs and slices as it is, and volumes through mean slice pooling."""
+        return _tower.mean_pooling_spec(spec, SCAN_DEFAULTS)
 
     def losses(self) -> dict[str, Any]:
         return {LOSS_NAME: medclip_soft_loss}  # "loss": "medclip_soft" in a model spec

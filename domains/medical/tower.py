@@ -4,7 +4,8 @@ RadCLIP's pooling: V = MHSA(I + PE(P)) over the slice embeddings I with learned 
 attention pool (a learned query scores each slice) to one embedding. Padded slices are masked out of both attentions
 (``key_padding_mask``), so volumes of different depth share a batch. At initialisation the pool is the mean of the
 slice embeddings and the self-attention adds nothing (zero output projection), so a 2D-trained tower starts the 3D
-stage where it left off. Locking the tower (``lock_image``) freezes the 2D trunk and keeps the pooling trainable.
+stage where it left off. Locking the tower (``lock_image``) freezes the 2D trunk and keeps the pooling trainable. An
+imported 2D checkpoint gets the ``slice_mean`` tower: the same slicing, and the plain mean as its pooling.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from clipzoo.core.spec import ModelSpec
+import torch.nn.functional as F
+from clipzoo.core.spec import INPUT_NOTES, ModelSpec
 from torch import nn
 
 TOWER_NAME = "slice_attention"
@@ -49,14 +51,35 @@ class SliceAttentionPooling(nn.Module):
         return (weights.unsqueeze(-1) * x).sum(dim=1), weights
 
 
+class MeanSlicePooling(nn.Module):
+    """The pooling of an imported 2D checkpoint, which has no trained one: the plain mean of the L2-normalised
+    embeddings of a volume's real slices (each slice counts once, whatever its norm, as open_clip averages normalised
+    prompt embeddings); the weights returned are uniform over the real slices."""
+
+    def forward(
+        self, slices: torch.Tensor, mask: torch.Tensor, position: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = mask.to(slices.dtype) / mask.sum(dim=-1, keepdim=True).clamp(min=1).to(slices.dtype)
+        return (weights.unsqueeze(-1) * F.normalize(slices, dim=-1)).sum(dim=1), weights
+
+
 class SliceTower(nn.Module):
     """``model.visual`` for 2D and 3D input: a ``[B, C, H, W]`` tensor goes through the 2D trunk; a collated volume
-    batch ``{"volume": [B, S, C, H, W], "mask": [B, S], "position": [B, S]}`` through trunk + slice pooling."""
+    batch ``{"volume": [B, S, C, H, W], "mask": [B, S], "position": [B, S]}`` through trunk + slice pooling
+    (attention pooling, or ``pool`` given: :class:`MeanSlicePooling` for an imported 2D checkpoint)."""
 
-    def __init__(self, trunk: nn.Module, dim: int, heads: int = 4, positions: int = 64, chunk_size: int = 64):
+    def __init__(
+        self,
+        trunk: nn.Module,
+        dim: int,
+        heads: int = 4,
+        positions: int = 64,
+        chunk_size: int = 64,
+        pool: nn.Module | None = None,
+    ):
         super().__init__()
         self.trunk = trunk
-        self.pool = SliceAttentionPooling(dim, heads, positions)
+        self.pool = pool if pool is not None else SliceAttentionPooling(dim, heads, positions)
         self.chunk_size = chunk_size
         self.trunk_locked = False
         self.last_attention: torch.Tensor | None = None
@@ -125,6 +148,26 @@ def slice_attention_tower(model: nn.Module, spec: ModelSpec) -> None:
         positions=int(args.get("positions", 64)),
         chunk_size=int(args.get("chunk_size", 64)),
     )
+
+
+MEAN_TOWER_NAME = "slice_mean"
+
+
+def slice_mean_tower(model: nn.Module, spec: ModelSpec) -> None:
+    """Wrap an imported 2D open_clip tower in :class:`SliceTower` with :class:`MeanSlicePooling` (no parameters, so
+    the checkpoint's weights are all there is)."""
+    chunk = int(spec.vision_tower_args.get("chunk_size", 64))
+    model.visual = SliceTower(model.visual, dim=spec.embed_dim, chunk_size=chunk, pool=MeanSlicePooling())
+
+
+def mean_pooling_spec(spec: ModelSpec, scan_defaults: dict[str, Any]) -> ModelSpec:
+    """An imported 2D checkpoint's spec in medical: images and slices through its own tower, volumes mean-pooled."""
+    note = (
+        "volumes (DICOM series, NIfTI): each sampled axial slice through the imported 2D tower, then an untrained "
+        "pooling stage, the plain mean of the L2-normalised slice embeddings"
+    )
+    extra = {**spec.extra, "scan": dict(scan_defaults), INPUT_NOTES: [*spec.extra.get(INPUT_NOTES, []), note]}
+    return spec.replace(vision_tower=MEAN_TOWER_NAME, vision_tower_args={"chunk_size": 64}, extra=extra)
 
 
 def collate_scans(items: Sequence[Any]) -> torch.Tensor | dict[str, torch.Tensor]:

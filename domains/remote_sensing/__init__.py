@@ -1,5 +1,7 @@
 """The ``remote_sensing`` domain: Sentinel-1 SAR and Sentinel-2 multispectral chips aligned only through text (CLOSP).
 
+An imported RGB checkpoint (RemoteCLIP, GeoRSCLIP) reads 8-bit RGB chips and Sentinel-2 as true colour (``rgb.py``).
+
 One registered model holds one encoder per sensor (an open_clip ViT whose patch embedding takes that sensor's
 bands, initialised from RGB weights), a shared, locked all-MiniLM-L6-v2 text tower and (GeoCLOSP, ``location.py``) a
 spherical-harmonics + SIREN location encoder; training batches mix unpaired S1 and S2 chips, so SAR and optical meet
@@ -25,6 +27,7 @@ from .demo_data import load_prompt_packs, write_demo_dataset
 from .evaluation import LABEL_COLUMN, SENSOR_COLUMN, sensor_metrics
 from .location import LOCATION_KEY, LocationConfig, location_config, location_encoder_of
 from .raster import RASTER_SUFFIXES, read_band_folder, read_raster
+from .rgb import RGB_SUFFIXES, RGBTransform, read_picture, rgb_config, rgb_spec
 from .sensors import SensorSample, identify
 from .tower import sensors_of
 from .transforms import RemoteSensingTransform, collate_samples
@@ -59,8 +62,11 @@ def chip_lonlats(paths: Sequence[str | Path]) -> torch.Tensor:
 
 
 def read_sample(path: str | Path, require_location: bool = False) -> SensorSample:
-    """A GeoTIFF/COG, a chip of one (``#window=``) or a folder of per-band files, as a checked sensor sample."""
+    """A GeoTIFF/COG, a chip of one (``#window=``), a folder of per-band files or a PNG/JPEG chip (Pillow), as a
+    checked sensor sample."""
     file, window = split_window(path)
+    if file.suffix.lower() in RGB_SUFFIXES and window is None and not require_location:
+        return identify(read_picture(file))
     reader = read_band_folder if file.is_dir() else read_raster
     return identify(reader(file, window=window, require_location=require_location))
 
@@ -71,7 +77,7 @@ class RemoteSensingDomain(Domain):
     name = "remote_sensing"
     modality = "sentinel-1/2 raster"
     runtime_packages = ("numpy", "rasterio", "affine", "albumentations", "opencv-python-headless", "timm")
-    file_suffixes = RASTER_SUFFIXES
+    file_suffixes = RASTER_SUFFIXES + RGB_SUFFIXES
     primary_metric = "landcover_balanced_accuracy"
     intended_use = "Research on zero-shot land-cover classification and text retrieval of Sentinel-1/2 chips."
     limitations = (
@@ -82,11 +88,15 @@ class RemoteSensingDomain(Domain):
     def read(self, path: str | Path) -> SensorSample:
         return read_sample(path)
 
-    def transform(self, spec: ModelSpec, train: bool) -> RemoteSensingTransform:
+    def transform(self, spec: ModelSpec, train: bool) -> RemoteSensingTransform | RGBTransform:
+        if rgb_config(spec) is not None:
+            return RGBTransform(spec, train)
         located = train and location_config(spec.extra) is not None
         return RemoteSensingTransform(sensors_of(spec), spec.image_size, train, require_location=located)
 
-    def collate(self, tensors: Sequence[Any]) -> dict[str, torch.Tensor]:
+    def collate(self, tensors: Sequence[Any]) -> torch.Tensor | dict[str, torch.Tensor]:
+        if all(isinstance(t, torch.Tensor) for t in tensors):  # an RGB model's images
+            return torch.stack(list(tensors))
         return collate_samples(list(tensors), max(t["pixels"].shape[0] for t in tensors))
 
     def default_spec(self) -> ModelSpec:
@@ -107,6 +117,10 @@ class RemoteSensingDomain(Domain):
                 LOCATION_KEY: LocationConfig(degree=10, hidden=256, layers=2).to_dict(),
             },
         )
+
+    def import_spec(self, spec: ModelSpec) -> ModelSpec:
+        """A published 2D checkpoint is an RGB model: it reads RGB chips, and Sentinel-2 as true colour."""
+        return rgb_spec(spec)
 
     def zero_shot_tasks(self) -> list[ZeroShotTask]:
         return [ZeroShotTask(name=LABEL_COLUMN, label_column=LABEL_COLUMN, prompt_pack=LABEL_COLUMN)]

@@ -15,6 +15,7 @@ EUROSAT_MS_ORDER: tuple[str, ...] = (
 )  # fmt: skip
 S2_OPTIONAL: tuple[str, ...] = ("B10",)  # cirrus: absent from L2A products (BigEarthNet); zero-filled when missing
 S1_BANDS: tuple[str, ...] = ("VV", "VH")
+RGB_BANDS: tuple[str, ...] = ("red", "green", "blue")  # an 8-bit colour chip (PNG, JPEG, GeoTIFF)
 
 # Approximate global statistics of Sentinel-2 L1C reflectance (DN / 10000) in S2_BANDS order, after SSL4EO-S12.
 S2_MEAN: tuple[float, ...] = (

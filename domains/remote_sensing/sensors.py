@@ -1,8 +1,9 @@
 """Which sensor a raster comes from, whether its bands fit that sensor, and how its values are declared.
 
-A raster says what it is through its tags and band names (``SENSOR=S2``, band descriptions ``B01``..``B12``/``B8A``
-or ``VV``/``VH``); unnamed bands are taken in the order of their count: 13 -> B01..B08, B8A, B09..B12 (torchgeo),
-12 -> the same without B10 (L2A, BigEarthNet), 2 -> VV, VH. Sentinel-1 units (power, amplitude or dB) must be
+A raster says what it is through its tags and band names (``SENSOR=S2``, band descriptions ``B01``..``B12``/``B8A`` or
+``VV``/``VH``); unnamed bands are taken in the order of their count: 13 -> B01..B08, B8A, B09..B12 (torchgeo), 12 ->
+the same without B10 (L2A, BigEarthNet), 2 -> VV, VH, 3 -> an 8-bit RGB chip (PNG, JPEG, GeoTIFF: the input of RGB
+models such as RemoteCLIP, ``rgb.py``; ``SENSOR=RGB`` also says so). Sentinel-1 units (power, amplitude or dB) must be
 declared by the ``BACKSCATTER_UNITS`` tag (or by a layout that documents them, BigEarthNet-S1: dB), never guessed.
 """
 
@@ -12,17 +13,19 @@ from dataclasses import dataclass
 
 from clipzoo.core.errors import InputError
 
-from .bands import S1_BANDS, S1_UNITS, S2_BANDS, S2_OPTIONAL
+from .bands import RGB_BANDS, S1_BANDS, S1_UNITS, S2_BANDS, S2_OPTIONAL
 from .raster import GeoRaster
 
 SENSOR_ALIASES = {
     "s1": "s1", "sentinel-1": "s1", "sentinel1": "s1", "sar": "s1",
     "s2": "s2", "sentinel-2": "s2", "sentinel2": "s2", "msi": "s2",
+    "rgb": "rgb",
 }  # fmt: skip
 S2_REQUIRED = tuple(b for b in S2_BANDS if b not in S2_OPTIONAL)
 _EXPECTED = {
     "s1": "Sentinel-1 needs 2 bands (VV, VH)",
     "s2": "Sentinel-2 needs 13 bands (B01..B12 with B8A) or 12 without B10",
+    "rgb": "an RGB chip has 3 unnamed bands of 8-bit values (uint8)",
 }
 
 
@@ -47,7 +50,7 @@ def _sensor_from_tags(raster: GeoRaster) -> str | None:
         return None
     sensor = SENSOR_ALIASES.get(tag.strip().lower())
     if sensor is None:
-        raise InputError(f"unknown SENSOR tag {tag!r}; use S1 or S2", raster.path)
+        raise InputError(f"unknown SENSOR tag {tag!r}; use S1, S2 or RGB", raster.path)
     return sensor
 
 
@@ -68,13 +71,15 @@ def identify(raster: GeoRaster) -> SensorSample:
     named = [n for n in raster.band_names if n]
     sensor = _sensor_from_tags(raster) or (_sensor_from_names(raster, named) if named else None)
     if sensor is None:
-        sensor = {2: "s1", 12: "s2", 13: "s2"}.get(raster.count)
+        sensor = {2: "s1", 3: "rgb", 12: "s2", 13: "s2"}.get(raster.count)
         if sensor is None:
             raise InputError(
                 f"{_describe(raster)} is neither Sentinel-1 (VV, VH) nor Sentinel-2 (13 bands B01..B12 with B8A, "
-                "or 12 without B10); name its bands or tag SENSOR",
+                "or 12 without B10) nor an 8-bit RGB chip (3 bands); name its bands or tag SENSOR",
                 raster.path,
             )
+    if sensor == "rgb":
+        return _rgb_sample(raster, named)
     if len(named) == raster.count:
         bands = tuple(named)
     elif named:
@@ -93,6 +98,19 @@ def identify(raster: GeoRaster) -> SensorSample:
         scale = raster.tags.get("REFLECTANCE_SCALE")
         sample.reflectance_scale = float(scale) if scale else 10000.0
     return sample
+
+
+def _rgb_sample(raster: GeoRaster, named: list[str]) -> SensorSample:
+    """A 3-band 8-bit colour chip; wider values have no colour rendering declared, so they are refused."""
+    if raster.count != 3 or named:
+        raise InputError(f"wrong bands for RGB in {_describe(raster)}; {_EXPECTED['rgb']}", raster.path)
+    if raster.dtype != "uint8":
+        raise InputError(
+            f"{_describe(raster)}: RGB chips are read as 8-bit colour; give an 8-bit chip, or the Sentinel-2 scene "
+            "itself (12/13 bands), which an RGB model reads as true colour",
+            raster.path,
+        )
+    return SensorSample(raster=raster, sensor="rgb", bands=RGB_BANDS)
 
 
 def _check_bands(raster: GeoRaster, sensor: str, bands: tuple[str, ...]) -> None:

@@ -97,7 +97,12 @@ class RemoteSensingTransform:
     def __call__(self, sample: SensorSample) -> dict[str, Any]:
         bands = self.sensors.get(sample.sensor)
         if bands is None:
-            raise ValueError(f"{sample.raster.path}: this model has no encoder for {sample.sensor.upper()}")
+            hint = "; 3-band chips are read by an imported RGB model (clipzoo import)" if sample.sensor == "rgb" else ""
+            raise InputError(
+                f"this model has no encoder for {sample.sensor.upper()}: it reads "
+                f"{', '.join(s.upper() for s in self.sensors)}{hint}",
+                sample.raster.path,
+            )
         data, valid = select_bands(sample, bands)
         values = physical(sample, data)
         if self.train:

@@ -66,6 +66,8 @@ def test_zoo_list_shows_entries_licences_and_what_to_download(hub_cache, capsys,
     assert "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224" in out and "arXiv:2303.00915" in out
     assert "CC-BY-NC-ND-4.0 (non-commercial, no derivatives" in out and "not importable" in out
     assert "huggingface-cli download chendelong/RemoteCLIP RemoteCLIP-ViT-B-32.pt" in out
+    assert "zero-shot classification, FMNIST weighted macro F1 = 0.83 (patrickjohncyh/fashion-clip model card" in out
+    assert "text-to-image retrieval, mean of 6 datasets Recall@1 = 0.121 (Marqo/marqo-fashionSigLIP model card" in out
     assert str(hub_cache / "models--chendelong--RemoteCLIP") in out
 
     folder = tmp_path / "weights"

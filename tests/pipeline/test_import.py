@@ -190,3 +190,22 @@ def test_an_hf_text_tower_travels_in_the_package_and_loads_without_the_hub(hub_c
     with torch.no_grad():
         close(text, source.model.encode_text(source.tokenize(TEXTS)))
         close(image, source.model.encode_image(ours(clip)[0]))
+
+
+def test_a_transformers_siglip_folder_is_refused_with_the_reason(tmp_path, capsys):
+    """A real (tiny) SiglipModel.save_pretrained folder: refused by name, exit 2, saying why and what to use."""
+    from transformers import SiglipConfig, SiglipModel
+
+    from tests.cli.test_cli import clipzoo_inprocess
+
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    config = SiglipConfig(
+        text_config={**small, "vocab_size": 64, "max_position_embeddings": 16},
+        vision_config={**small, "image_size": 32, "patch_size": 8},
+    )
+    folder = tmp_path / "hf-siglip"
+    SiglipModel(config).save_pretrained(folder)
+    proc = clipzoo_inprocess(capsys, "import", str(folder), "--domain", "fashion", "--name", "tiny-siglip")
+    assert proc.returncode == 2
+    assert f"{folder}: transformers SiglipModel folders are not converted" in proc.stderr
+    assert "timm_model_name" in proc.stderr and "open_clip_config.json" in proc.stderr

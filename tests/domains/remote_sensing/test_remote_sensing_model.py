@@ -9,6 +9,7 @@ import rasterio
 import torch
 from clipzoo.core.data import seeded
 from clipzoo.core.domain import get_domain
+from clipzoo.core.errors import InputError
 from clipzoo.core.model import build_model, save_weights
 from clipzoo.core.spec import ModelSpec
 from clipzoo.domains.remote_sensing.bands import S2_BANDS
@@ -139,5 +140,5 @@ def test_a_model_without_an_encoder_for_the_sensor_refuses_it(tmp_path):
     spec = tiny_rs_spec()
     only_s2 = spec.replace(extra={"sensors": {"s2": spec.extra["sensors"]["s2"]}})
     s1 = write_chip(tmp_path / "s1.tif", np.full((2, 8, 8), -11.0, np.float32), ("VV", "VH"), BACKSCATTER_UNITS="dB")
-    with pytest.raises(ValueError, match=r"s1\.tif: this model has no encoder for S1"):
+    with pytest.raises(InputError, match=r"s1\.tif: this model has no encoder for S1: it reads S2"):
         domain.transform(only_s2, train=False)(domain.read(s1))

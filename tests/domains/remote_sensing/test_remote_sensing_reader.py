@@ -209,11 +209,15 @@ def test_missing_crs_is_named_when_location_is_required(tmp_path):
         read_sample(path, require_location=True)
 
 
-def test_jpeg_where_13_bands_are_expected_is_named(tmp_path):
+def test_a_jpeg_is_an_rgb_chip_which_a_sentinel_model_refuses_by_name(tmp_path):
     path = tmp_path / "photo.jpg"
     Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(path)
-    with pytest.raises(InputError, match=r"photo\.jpg: a JPEG raster with 3 band\(s\) of uint8 is neither Sentinel-1"):
-        get_domain("remote_sensing").read(path)
+    domain = get_domain("remote_sensing")
+    sample = domain.read(path)
+    assert (sample.sensor, sample.bands) == ("rgb", ("red", "green", "blue"))
+    transform = domain.transform(domain.default_spec(), train=False)
+    with pytest.raises(InputError, match=r"photo\.jpg: this model has no encoder for RGB: it reads S1, S2; 3-band"):
+        transform(sample)
 
 
 def test_unreadable_files_and_bad_windows_are_named(tmp_path):
@@ -302,5 +306,8 @@ def test_real_rgb_geotiff_nodata_is_honoured_and_refused_as_a_sentinel_input():
     assert (~raster.valid).any() and raster.valid.any()
     lon, lat = raster.lonlat
     assert -106.1 < lon < -105.3 and 40.0 < lat < 40.7  # Rocky Mountain National Park
-    with pytest.raises(InputError, match=r"rmnp-rgb\.tif: a GTiff raster with 3 band\(s\) of uint8 is neither"):
-        get_domain("remote_sensing").read(path)
+    domain = get_domain("remote_sensing")
+    sample = domain.read(path)  # an RGB chip: an imported RGB model reads it, a Sentinel-1/2 model refuses it
+    assert sample.sensor == "rgb"
+    with pytest.raises(InputError, match=r"rmnp-rgb\.tif: this model has no encoder for RGB"):
+        domain.transform(domain.default_spec(), train=False)(sample)
