@@ -100,7 +100,7 @@ def evaluate_retrieval(clip: ClipModel, features: torch.Tensor, manifest: Manife
     relevant = np.zeros((len(unique), len(texts)), dtype=bool)
     relevant[[unique.index(t) for t in texts], np.arange(len(texts))] = True
     sim = (F.normalize(encode_texts(clip, unique), dim=-1) @ features.T).numpy()
-    ks = tuple(k for k in RETRIEVAL_KS if k <= len(texts)) or (1,)
+    ks = RETRIEVAL_KS  # K beyond the gallery's size is 1.0, as published tables count it
     metrics = {k: v for k, v in retrieval_metrics(sim, relevant, ks=ks).items() if "nDCG" not in k}
     image_to_text = retrieval_metrics(sim.T, relevant.T, ks=ks, prefix="image_to_text_")
     metrics.update({k: v for k, v in image_to_text.items() if "nDCG" not in k})

@@ -42,11 +42,11 @@ def evaluated_on_benchmark(model: str, benchmark: str, data) -> str:
 
     from clipzoo.cli.main import main
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["eval", model, "--benchmark", benchmark, "--data", str(data)])
     text = out.getvalue()
-    assert code == 0, text
+    assert code == 0, text + err.getvalue()
     bench = next(b for d in ("medical", "remote_sensing", "pathology", "fashion", "sign_language")
                  for b in get_domain(d).benchmarks() if b.name == benchmark)  # fmt: skip
     assert f"<- {bench.metric}" in text and "logged as run" in text, text

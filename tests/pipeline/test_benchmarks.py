@@ -114,7 +114,7 @@ def test_eval_benchmark_logs_a_run_per_version_and_the_leaderboard_shows_them_be
         assert f"published: {ANCHOR.model} top1 = 0.91 ({ANCHOR.source})" in proc.stdout
     assert _copy_manifest.calls == calls + 1, "the converted manifest is cached by the folder's content"
 
-    rows = [json.loads(x) for x in clipzoo_inprocess(capsys, "leaderboard", "--json").stdout.splitlines()]
+    rows = [json.loads(x) for x in clipzoo_inprocess(capsys, "leaderboard", "--domain", "image", "--json").stdout.splitlines()]
     measured = {r["model"]: r for r in rows if not r["published"]}
     assert set(measured) == {"clipzoo-image/1", "clipzoo-image-bench-gda/1"}
     assert len({r["manifest_sha256"] for r in measured.values()}) == 1
@@ -129,7 +129,7 @@ def test_eval_benchmark_logs_a_run_per_version_and_the_leaderboard_shows_them_be
     other = _published_folder(image_demo, tmp_path / "shapes-other", slice(40, 80))
     proc = clipzoo_inprocess(capsys, "eval", "clipzoo-image/1", "--benchmark", "shapes-6", "--data", str(other))
     assert proc.returncode == 0, proc.stderr
-    boards = [json.loads(x) for x in clipzoo_inprocess(capsys, "leaderboard", "--json").stdout.splitlines()]
+    boards = [json.loads(x) for x in clipzoo_inprocess(capsys, "leaderboard", "--domain", "image", "--json").stdout.splitlines()]
     hashes = {r["manifest_sha256"] for r in boards if not r["published"]}
     assert len(hashes) == 2, "results on another manifest are a board of their own"
 

@@ -48,7 +48,7 @@ def test_small_demo_trains_registers_and_serves_series_zip_and_nifti(capsys, tmp
     # the standard benchmarks, on tiny replicas of their published layouts
     model = f"clipzoo-medical/{version}"
     evaluated_on_benchmark(model, "chexpert-5x200", write_chexpert(tmp_path / "chexpert"))
-    evaluated_on_benchmark(model, "rsna-pneumonia", write_rsna(tmp_path / "rsna"))
+    evaluated_on_benchmark(model, "rsna-pneumonia", write_rsna(tmp_path / "rsna")[0])
     assert resolve("clipzoo-medical@champion").version is not None
 
     # the 3D stage kept the 2D trunk of the 2D stage and trained the pooling; its run holds the attention figures
