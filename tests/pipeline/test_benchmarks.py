@@ -114,7 +114,7 @@ def test_eval_benchmark_logs_a_run_per_version_and_the_leaderboard_shows_them_be
         assert f"published: {ANCHOR.model} top1 = 0.91 ({ANCHOR.source})" in proc.stdout
     assert _copy_manifest.calls == calls + 1, "the converted manifest is cached by the folder's content"
 
-    rows = [json.loads(x) for x in clipzoo_inprocess(capsys, "leaderboard", "--domain", "image", "--json").stdout.splitlines()]
+    rows = _leaderboard(capsys)
     measured = {r["model"]: r for r in rows if not r["published"]}
     assert set(measured) == {"clipzoo-image/1", "clipzoo-image-bench-gda/1"}
     assert len({r["manifest_sha256"] for r in measured.values()}) == 1
@@ -129,7 +129,7 @@ def test_eval_benchmark_logs_a_run_per_version_and_the_leaderboard_shows_them_be
     other = _published_folder(image_demo, tmp_path / "shapes-other", slice(40, 80))
     proc = clipzoo_inprocess(capsys, "eval", "clipzoo-image/1", "--benchmark", "shapes-6", "--data", str(other))
     assert proc.returncode == 0, proc.stderr
-    boards = [json.loads(x) for x in clipzoo_inprocess(capsys, "leaderboard", "--domain", "image", "--json").stdout.splitlines()]
+    boards = _leaderboard(capsys)
     hashes = {r["manifest_sha256"] for r in boards if not r["published"]}
     assert len(hashes) == 2, "results on another manifest are a board of their own"
 
@@ -162,6 +162,11 @@ def test_a_gated_line_compares_only_results_on_the_same_manifest(
                              "--heldout", str(image_demo.heldout))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "champion is decided on benchmark 'shapes-6'" in proc.stdout
+
+
+def _leaderboard(capsys) -> list[dict]:
+    proc = clipzoo_inprocess(capsys, "leaderboard", "--domain", "image", "--json")
+    return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
 def _shots(image_demo, folder: Path) -> Path:
