@@ -21,6 +21,9 @@ from rasterio.transform import from_origin
 
 from tests.domains.remote_sensing.test_remote_sensing_convert import write_patch
 from tests.helpers.benchmarks import checked_benchmarks
+from tests.helpers.hub import hub_cache
+
+__all__ = ["hub_cache"]  # a fixture
 
 CLASSES = ["AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial", "Pasture", "PermanentCrop",
            "Residential", "River", "SeaLake"]  # fmt: skip
@@ -162,3 +165,17 @@ def test_remote_sensing_benchmarks_use_the_published_prompts():
         bench = benchmarks[name]
         assert bench.task == "multilabel" and bench.metric == "mean_auroc" and bench.options == {"sensor": sensor}
         assert list(bench.classes) == list(BIGEARTHNET19)
+
+
+def test_an_imported_rgb_model_is_evaluated_on_eurosat_rgb(hub_cache, tmp_path, capsys):
+    """EuroSAT's RGB JPEGs are what RemoteCLIP-style checkpoints read: an imported one is measured end to end."""
+    from tests.cli.test_cli import clipzoo_inprocess
+    from tests.helpers.benchmarks import evaluated_on_benchmark
+    from tests.helpers.hub import write_open_clip_repo
+
+    write_open_clip_repo(hub_cache, "clipzoo-test/rgb-eurosat", seed=5)
+    proc = clipzoo_inprocess(capsys, "import", "hf-hub:clipzoo-test/rgb-eurosat", "--domain", "remote_sensing",
+                             "--name", "rgb-eurosat")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = evaluated_on_benchmark("rgb-eurosat", "eurosat", write_eurosat_rgb(tmp_path))
+    assert "published: OpenAI CLIP ViT-B/32 (openai) top1 = 0.5072" in out
