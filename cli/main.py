@@ -338,7 +338,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-_SHOWN = ("input", "labels", "scores", "error", "embedding")
+_SHOWN = ("input", "labels", "scores", "error", "embedding", "warnings")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -371,6 +371,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             extra = {k: v for k, v in row.items() if k not in _SHOWN and v is not None}
             details = ("  " + json.dumps(extra, default=str)) if extra else ""
             print(f"{row['input']}: {ranked or 'embedded'}{details}")
+        if not args.json:
+            for warning in row.get("warnings") or ():
+                print(f"{row['input']}: warning: {warning}", file=sys.stderr)
         failed += bool(row.get("error"))
     return EXIT_USAGE if failed else 0
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from clipzoo.core.domain import MULTILABEL, Converter, DemoData, DemoQuery, Domain, ZeroShotTask, ranked_labels
 from clipzoo.core.errors import InputError
+from clipzoo.core.notes import note
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import Stage
 from clipzoo.core.text import minilm_text_cfg
@@ -59,6 +60,13 @@ SMALL_3D = {"epochs": 3, "batch_size": 8, "warmup_steps": 1, "lr": 2e-3}
 DEMO_LABELS = ["lung nodule", "pleural effusion", "normal chest"]
 
 
+def _noted(img: Any) -> Any:
+    """The scan, its reading warnings (kept in its metadata, cached with it) noted for its prediction row."""
+    for warning in img.meta.get("warnings", ()):
+        note(warning)
+    return img
+
+
 def wheel_ct_series() -> Path:
     """The real 5-slice CT series shipped in pydicom's wheel (``pydicom/data/test_files/.../CT5N``)."""
     import pydicom.data
@@ -90,10 +98,10 @@ class MedicalDomain(Domain):
         """The scan at ``path`` (through the persistent cache of :mod:`.cache` unless it is turned off)."""
         folder = default_cache_dir()
         if folder is None:
-            return read_scan(path)
+            return _noted(read_scan(path))
         if folder not in self._caches:
             self._caches[folder] = ScanCache(folder)
-        return self._caches[folder].get(path, read_scan)
+        return _noted(self._caches[folder].get(path, read_scan))
 
     def read_bytes(self, data: bytes, filename: str) -> Any:
         """A served file: a zip of a DICOM series or study, a NIfTI (``.nii.gz`` kept whole), or any single scan."""
@@ -102,7 +110,7 @@ class MedicalDomain(Domain):
             target = Path(tmp) / ("input.nii.gz" if name.lower().endswith(".nii.gz") else f"input{Path(name).suffix}")
             target.write_bytes(data)
             try:
-                return read_scan(target)
+                return _noted(read_scan(target))
             except InputError as err:  # name the uploaded file, not the temporary copy
                 raise InputError(str(err).split(": ", 1)[-1], filename) from err
 

@@ -74,6 +74,7 @@ def read_dicom_series(folder: Path, key: str | None = None) -> MetaTensor:
         )
     img.meta["modality"] = series.modality
     img.meta["frame"] = "patient"
+    img.meta["warnings"] = list(series.warnings)  # kept with the scan in the cache: the same on every read
     return _ras(img)
 
 

@@ -85,3 +85,21 @@ def test_only_bad_files_get_400_and_the_server_keeps_serving(server):
     assert reply.status_code == 400 and "series.zip" in reply.json()["message"]
     ok = {"inputs": {"data": [_b64(_nifti())], "name": ["anatomical.nii"]}, "params": {"labels": ["a", "b"]}}
     assert requests.post(f"{server}/invocations", json=ok, timeout=60).status_code == 200
+
+
+def test_a_served_series_with_a_missing_slice_carries_its_spacing_warning(server):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for f in sorted(wheel_ct_series().iterdir()):
+            if f.name != "2693":  # the middle slice: gaps 2.5, 5.0, 2.5 mm
+                archive.write(f, f"CT5N/{f.name}")
+    payload = {
+        "inputs": {"data": [_b64(buffer.getvalue()), _b64(_series_zip())], "name": ["gap.zip", "ct5n.zip"]},
+        "params": {"labels": ["nodule", "normal"]},
+    }
+    reply = requests.post(f"{server}/invocations", json=payload, timeout=120)
+    assert reply.status_code == 200, reply.text
+    gap, regular = reply.json()["predictions"]
+    assert gap["error"] is None and regular["warnings"] == []
+    assert len(gap["warnings"]) == 1 and "irregular slice spacing" in gap["warnings"][0]
+    assert "5.000" in gap["warnings"][0]
