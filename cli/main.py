@@ -152,8 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="the model registry")
     msub = p.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list")
-    ms = msub.add_parser("show")
+    ms = msub.add_parser("show", help="a version's model card, where it is stored, its metrics and tags")
     ms.add_argument("model")
+    ms.add_argument("--card", action="store_true", help="print the model card only")
+    ms.add_argument("--json", action="store_true", help="everything as one JSON object")
     mp = msub.add_parser("promote")
     mp.add_argument("name")
     mp.add_argument("version")
@@ -364,8 +366,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(json.dumps({k: v for k, v in row.items() if not (k == "embedding" and v is None)}, default=float))
         elif row.get("error"):
             error = str(row["error"])  # errors name their input already
-            print(f"ERROR {error}" if error.startswith(str(row["input"])) else f"{row['input']}: ERROR {error}",
-                  file=sys.stderr)  # fmt: skip
+            named = error.startswith(str(row["input"])) or not str(row["input"]).strip()
+            print(f"ERROR {error}" if named else f"{row['input']}: ERROR {error}", file=sys.stderr)
         else:
             ranked = ", ".join(f"{lb} ({s:.3f})" for lb, s in zip(row["labels"], row["scores"], strict=True))
             extra = {k: v for k, v in row.items() if k not in _SHOWN and v is not None}
@@ -475,11 +477,33 @@ def cmd_models(args: argparse.Namespace) -> int:
                 f"  {r['name']:34s} {line:24s} versions={r['versions']:<3d} latest=v{r['latest']}  aliases: {aliases}"
             )
     elif args.models_command == "show":
-        print(json.dumps(catalog.show_model(args.model), indent=2, default=str))
+        _print_model(catalog.show_model(args.model), card_only=args.card, as_json=args.json)
     else:
         catalog.promote(args.name, args.version, alias=args.alias)
         print(f"{args.name}@{args.alias} -> version {args.version}")
     return 0
+
+
+def _print_model(info: dict[str, Any], card_only: bool, as_json: bool) -> None:
+    """``models show``: the card, then where the model is, its aliases, metrics and tags (or all as JSON)."""
+    card = info.get("card") or "(this version has no model card)"
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+        return
+    print(card.rstrip())
+    if card_only:
+        return
+    print(f"\n---\n{info.get('name', '')} version {info.get('version', '')}".rstrip())
+    print(f"  model URI:    {info['uri']}")
+    if info.get("artifact_uri"):
+        print(f"  artifact URI: {info['artifact_uri']}")
+    if info.get("run_id"):
+        print(f"  run:          {info['run_id']}")
+    print(f"  aliases:      {', '.join(info.get('aliases') or []) or '-'}")
+    for key, value in sorted((info.get("metrics") or {}).items()):
+        print(f"  metric {key} = {value:.4f}")
+    for key, value in sorted((info.get("tags") or {}).items()):
+        print(f"  tag {key} = {value}")
 
 
 def cmd_domains(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from .errors import ClipzooError, InputError
 from .guards import check_deadline
 from .model import ClipModel
 from .notes import gathering, reading
+from .sizes import check_input_size
 from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
 
 TASKS = ("classify", "embed")
@@ -97,6 +98,9 @@ class Predictor:
         try:
             with reading(item.name):  # the reader's notes become this input's warnings
                 raw = self.domain.read(item.name) if item.data is None else self.domain.read_bytes(item.data, item.name)
+                size = self.domain.input_size(raw)
+                if size is not None:
+                    check_input_size(*size, self.clip.spec.image_size, item.name)
                 return self.transform(raw)
         except ClipzooError:
             raise

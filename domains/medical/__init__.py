@@ -118,6 +118,10 @@ class MedicalDomain(Domain):
         """A DICOM folder holding several image stacks is answered stack by stack, each named ``FOLDER#KEY``."""
         return [f"{name}{STACK_SEPARATOR}{key}" for key in stack_keys(name)] or [name]
 
+    def input_size(self, sample: Any) -> tuple[int, int]:
+        """The in-plane size of an image or of a volume's slices (``[1, W, H]`` or ``[1, X, Y, Z]``)."""
+        return int(sample.shape[1]), int(sample.shape[2])
+
     def transform(self, spec: ModelSpec, train: bool) -> ScanTransform:
         scan = {**SCAN_DEFAULTS, **spec.extra.get("scan", {})}
         return ScanTransform(

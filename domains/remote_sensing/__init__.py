@@ -82,6 +82,10 @@ class RemoteSensingDomain(Domain):
     def read(self, path: str | Path) -> SensorSample:
         return read_sample(path)
 
+    def input_size(self, sample: SensorSample) -> tuple[int, int]:
+        """A chip's (width, height) in pixels of its finest band (``[C, H, W]``)."""
+        return int(sample.raster.data.shape[2]), int(sample.raster.data.shape[1])
+
     def transform(self, spec: ModelSpec, train: bool) -> RemoteSensingTransform:
         located = train and location_config(spec.extra) is not None
         return RemoteSensingTransform(sensors_of(spec), spec.image_size, train, require_location=located)

@@ -113,15 +113,21 @@ def test_models_list_show_promote(registered_image_model, capsys):
 
     listed = clipzoo("models", "list")
     assert listed.returncode == 0 and "clipzoo-image" in listed.stdout and "champion->v" in listed.stdout
-    shown = clipzoo("models", "show", "clipzoo-image@champion")
+    shown = clipzoo("models", "show", "clipzoo-image@champion", "--json")
     info = json.loads(shown.stdout)
     assert info["name"] == "clipzoo-image" and "champion" in info["aliases"]
     assert len(info["tags"]["clipzoo.weights_sha256"]) == 64
+    card = clipzoo("models", "show", "clipzoo-image@champion", "--card")
+    assert card.returncode == 0 and card.stdout.strip() == info["card"].strip() and card.stdout.startswith("#")
+    full = clipzoo("models", "show", "clipzoo-image@champion")
+    assert full.stdout.startswith(card.stdout.rstrip())  # the card first, then where the model is
+    assert f"model URI:    {info['uri']}" in full.stdout and f"artifact URI: {info['artifact_uri']}" in full.stdout
+    assert Path(info["artifact_uri"].removeprefix("file://")).exists()
     promoted = clipzoo(
         "models", "promote", "clipzoo-image", registered_image_model.published.version, "--alias", "staging"
     )
     assert promoted.returncode == 0
-    staged = json.loads(clipzoo("models", "show", "clipzoo-image@staging").stdout)
+    staged = json.loads(clipzoo("models", "show", "clipzoo-image@staging", "--json").stdout)
     assert staged["version"] == registered_image_model.published.version
 
 
