@@ -520,6 +520,10 @@ def cmd_domains(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands whose job opens the MLflow store itself, once its cheap checks pass (a missing file is reported without
+# importing MLflow at all); the others get the store configured up front.
+STORE_ON_DEMAND = ("predict",)
+
 COMMANDS = {
     "train": cmd_train,
     "import": cmd_import,
@@ -541,22 +545,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     from clipzoo.core.errors import ClipzooError
-    from clipzoo.registry.tracking import configure
 
-    configure()
-    if not args.verbose:
-        import transformers
+    if not args.verbose:  # set before transformers is imported (only on the paths that need it: ~0.5 s)
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if args.command not in STORE_ON_DEMAND:
+        from clipzoo.registry.tracking import configure
 
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-    from mlflow.exceptions import MlflowException
-
+        configure()
     try:
         return COMMANDS[args.command](args)
     except ClipzooError as err:
         print(f"clipzoo: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except MlflowException as err:
+    except Exception as err:
+        mlflow_exceptions = sys.modules.get("mlflow.exceptions")  # imported by whatever raised an MLflow error
+        if mlflow_exceptions is None or not isinstance(err, mlflow_exceptions.MlflowException):
+            raise
         if err.error_code not in USER_ERROR_CODES:
             raise
         print(f"clipzoo: error: {err.message}", file=sys.stderr)
