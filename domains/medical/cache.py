@@ -18,7 +18,16 @@ import torch
 from monai.data import MetaTensor
 
 CACHE_VERSION = 3  # 2: localizers and other stacks left out of series; nested study folders; 3: warnings kept
-_META_KEYS = ("modality", "frame", "series_uid", "sorted_by", "irregular_spacing", "source", "warnings")
+_META_KEYS = (
+    "modality",
+    "frame",
+    "series_uid",
+    "sorted_by",
+    "irregular_spacing",
+    "source",
+    "warnings",
+    "series_description",
+)
 
 
 def default_cache_dir() -> Path | None:

@@ -75,6 +75,7 @@ def read_dicom_series(folder: Path, key: str | None = None) -> MetaTensor:
     img.meta["modality"] = series.modality
     img.meta["frame"] = "patient"
     img.meta["warnings"] = list(series.warnings)  # kept with the scan in the cache: the same on every read
+    img.meta["series_description"] = series.description
     return _ras(img)
 
 
@@ -92,6 +93,7 @@ def read_dicom_file(path: Path) -> MetaTensor:
         raise InputError(f"corrupt DICOM file: {pydicom_reason(err)}", path) from err
     modality = str(header.get("Modality", "OT"))
     img.meta["modality"] = modality
+    img.meta["series_description"] = str(header.get("SeriesDescription", "") or "")
     patient_frame = "ImageOrientationPatient" in header and modality not in PROJECTION_MODALITIES
     img.meta["frame"] = "patient" if patient_frame else "pixel"
     return _ras(img) if patient_frame else img
