@@ -124,6 +124,15 @@ class Domain(ABC):
             return int(sample.size[0]), int(sample.size[1])
         return None
 
+    def training_scope(self, files: Sequence[str]) -> dict[str, Any]:
+        """What the training inputs were, from their metadata (medical: DICOM Modality and BodyPartExamined), to be
+        recorded in the spec and the card; ``{}`` when the domain records nothing."""
+        return {}
+
+    def scope_warnings(self, sample: Any, scope: dict[str, Any]) -> list[str]:
+        """Plain-words warnings for an input outside the recorded training ``scope`` (none by default)."""
+        return []
+
     def expand_input(self, name: str) -> list[str]:
         """The inputs one named input stands for at prediction time (a study folder holding several image stacks,
         say, answered one by one); by default itself."""

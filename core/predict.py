@@ -14,7 +14,7 @@ from .domain import Domain
 from .errors import ClipzooError, InputError
 from .guards import check_deadline
 from .model import ClipModel
-from .notes import gathering, reading
+from .notes import gathering, note, reading
 from .sizes import check_input_size
 from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
 
@@ -101,6 +101,8 @@ class Predictor:
                 size = self.domain.input_size(raw)
                 if size is not None:
                     check_input_size(*size, self.clip.spec.image_size, item.name)
+                for warning in self.domain.scope_warnings(raw, self.clip.spec.extra.get("scope") or {}):
+                    note(warning)
                 return self.transform(raw)
         except ClipzooError:
             raise

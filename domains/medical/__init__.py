@@ -12,6 +12,7 @@ soft targets (:mod:`.soft_loss`).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from .demo_data import load_json, write_demo_dataset
 from .findings import FindingPrompts, format_findings
 from .long_text import report_chunks, report_retrieval
 from .reader import SCAN_SUFFIXES, STACK_SEPARATOR, is_nifti, read_scan, stack_keys
+from .scope import scope_warnings, training_scope
 from .soft_loss import LOSS_NAME, medclip_soft_loss
 from .transforms import ScanTransform
 
@@ -121,6 +123,12 @@ class MedicalDomain(Domain):
     def input_size(self, sample: Any) -> tuple[int, int]:
         """The in-plane size of an image or of a volume's slices (``[1, W, H]`` or ``[1, X, Y, Z]``)."""
         return int(sample.shape[1]), int(sample.shape[2])
+
+    def training_scope(self, files: Sequence[str]) -> dict[str, Any]:
+        return training_scope(files)
+
+    def scope_warnings(self, sample: Any, scope: dict[str, Any]) -> list[str]:
+        return scope_warnings(dict(getattr(sample, "meta", {})), scope)
 
     def transform(self, spec: ModelSpec, train: bool) -> ScanTransform:
         scan = {**SCAN_DEFAULTS, **spec.extra.get("scan", {})}

@@ -27,6 +27,7 @@ _META_KEYS = (
     "source",
     "warnings",
     "series_description",
+    "body_part",
 )
 
 
