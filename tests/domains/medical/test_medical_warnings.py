@@ -7,31 +7,16 @@ import json
 import shutil
 from pathlib import Path
 
-import mlflow
 import pytest
-import torch
 from clipzoo.cli.main import main
-from clipzoo.core.domain import get_domain
-from clipzoo.core.model import build_model
 from clipzoo.domains.medical import wheel_ct_series
-from clipzoo.registry.publish import publish
-from clipzoo.registry.tracking import experiment_for
 
-from tests.helpers.medical import TINY_VIT
+from tests.helpers.medical import publish_tiny_medical
 
 
 @pytest.fixture(scope="module")
 def model_ref() -> str:
-    """A tiny untrained medical model, registered through the real publish path (never champion: metric -1)."""
-    spec = get_domain("medical").default_spec().replace(name="tiny-warnings", model_cfg=TINY_VIT, image_size=32)
-    torch.manual_seed(0)
-    clip = build_model(spec.replace(lock_text=False))
-    experiment_for("medical")
-    example = {"inputs": {"path": [str(wheel_ct_series())]}, "params": {"labels": ["nodule", "normal"]}}
-    with mlflow.start_run(run_name="medical-tiny-warnings"):
-        metric = {"findings_mean_auroc": -1.0}
-        pub = publish(clip, "# tiny medical test model", {}, "findings_mean_auroc", metric, example)
-    return f"clipzoo-medical/{pub.version}"
+    return f"clipzoo-medical/{publish_tiny_medical('tiny-warnings')}"
 
 
 def _gap_series(folder: Path) -> Path:
