@@ -164,3 +164,21 @@ def test_zero_filled_and_resampled_bands_are_warnings_in_the_prediction_rows(tmp
     assert rows[0].warnings == ["band B10 absent from the input: zero-filled, so the answer may be less reliable"]
     assert rows[1].warnings == [] and rows[1].to_dict()["warnings"] == []
     assert any("resampled bilinearly" in w and "B05 (20)" in w for w in rows[2].warnings), rows[2]
+
+
+def test_a_sensor_absent_from_training_gets_a_scope_warning(tmp_path):
+    from clipzoo.core.predict import InputItem, Predictor
+
+    domain = get_domain("remote_sensing")
+    s2 = write_chip(tmp_path / "s2.tif", np.full((13, 16, 16), 1000, np.uint16), S2_BANDS)
+    s1 = write_chip(tmp_path / "s1.tif", np.full((2, 16, 16), -11.0, np.float32), ("VV", "VH"), BACKSCATTER_UNITS="dB")
+    scope = domain.training_scope([str(s2), str(tmp_path / "missing.tif")])
+    assert scope == {"sensor": ["s2"]}
+    spec = tiny_rs_spec()
+    predictor = Predictor(build_model(spec.replace(extra={**spec.extra, "scope": scope})), domain)
+    s2_row, s1_row = predictor.predict([InputItem.from_path(s2), InputItem.from_path(s1)], labels=["forest", "sea"])
+    assert s2_row.warnings == [] and s1_row.error is None
+    assert s1_row.warnings == [
+        "sensor S1 is outside the model's training data (S2): its encoder for this sensor was not trained on it; "
+        "treat the answer with caution"
+    ]
