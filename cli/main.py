@@ -178,8 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="the model registry")
     msub = p.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list")
-    ms = msub.add_parser("show")
+    ms = msub.add_parser("show", help="a version's model card, where it is stored, its metrics and tags")
     ms.add_argument("model")
+    ms.add_argument("--card", action="store_true", help="print the model card only")
+    ms.add_argument("--json", action="store_true", help="everything as one JSON object")
     mg = msub.add_parser("gate", help="decide a line's champion on a benchmark (no --benchmark: held-out data)")
     mg.add_argument("name")
     mg.add_argument("--benchmark")
@@ -435,7 +437,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-_SHOWN = ("input", "labels", "scores", "error", "embedding")
+_SHOWN = ("input", "labels", "scores", "error", "embedding", "warnings")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -458,13 +460,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(json.dumps({k: v for k, v in row.items() if not (k == "embedding" and v is None)}, default=float))
         elif row.get("error"):
             error = str(row["error"])  # errors name their input already
-            print(f"ERROR {error}" if error.startswith(str(row["input"])) else f"{row['input']}: ERROR {error}",
-                  file=sys.stderr)  # fmt: skip
+            named = error.startswith(str(row["input"])) or not str(row["input"]).strip()
+            print(f"ERROR {error}" if named else f"{row['input']}: ERROR {error}", file=sys.stderr)
         else:
             ranked = ", ".join(f"{lb} ({s:.3f})" for lb, s in zip(row["labels"], row["scores"], strict=True))
             extra = {k: v for k, v in row.items() if k not in _SHOWN and v is not None}
             details = ("  " + json.dumps(extra, default=str)) if extra else ""
             print(f"{row['input']}: {ranked or 'embedded'}{details}")
+        if not args.json:
+            for warning in row.get("warnings") or ():
+                print(f"{row['input']}: warning: {warning}", file=sys.stderr)
         failed += bool(row.get("error"))
     return EXIT_USAGE if failed else 0
 
@@ -586,7 +591,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 f"  {r['name']:34s} {line:24s} versions={r['versions']:<3d} latest=v{r['latest']}  aliases: {aliases}"
             )
     elif args.models_command == "show":
-        print(json.dumps(catalog.show_model(args.model), indent=2, default=str))
+        _print_model(catalog.show_model(args.model), card_only=args.card, as_json=args.json)
     elif args.models_command == "gate":
         from clipzoo.pipeline.benchmark import gate_line
 
@@ -595,6 +600,28 @@ def cmd_models(args: argparse.Namespace) -> int:
         catalog.promote(args.name, args.version, alias=args.alias)
         print(f"{args.name}@{args.alias} -> version {args.version}")
     return 0
+
+
+def _print_model(info: dict[str, Any], card_only: bool, as_json: bool) -> None:
+    """``models show``: the card, then where the model is, its aliases, metrics and tags (or all as JSON)."""
+    card = info.get("card") or "(this version has no model card)"
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+        return
+    print(card.rstrip())
+    if card_only:
+        return
+    print(f"\n---\n{info.get('name', '')} version {info.get('version', '')}".rstrip())
+    print(f"  model URI:    {info['uri']}")
+    if info.get("artifact_uri"):
+        print(f"  artifact URI: {info['artifact_uri']}")
+    if info.get("run_id"):
+        print(f"  run:          {info['run_id']}")
+    print(f"  aliases:      {', '.join(info.get('aliases') or []) or '-'}")
+    for key, value in sorted((info.get("metrics") or {}).items()):
+        print(f"  metric {key} = {value:.4f}")
+    for key, value in sorted((info.get("tags") or {}).items()):
+        print(f"  tag {key} = {value}")
 
 
 def cmd_domains(args: argparse.Namespace) -> int:
@@ -610,6 +637,10 @@ def cmd_domains(args: argparse.Namespace) -> int:
         print(f"{name:16s} {domain.modality:16s} reads {' '.join(domain.file_suffixes) or 'any file'}")
     return 0
 
+
+# Commands whose job opens the MLflow store itself, once its cheap checks pass (a missing file is reported without
+# importing MLflow at all); the others get the store configured up front.
+STORE_ON_DEMAND = ("predict",)
 
 COMMANDS = {
     "train": cmd_train,
@@ -635,22 +666,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     from clipzoo.core.errors import ClipzooError
-    from clipzoo.registry.tracking import configure
 
-    configure()
-    if not args.verbose:
-        import transformers
+    if not args.verbose:  # set before transformers is imported (only on the paths that need it: ~0.5 s)
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if args.command not in STORE_ON_DEMAND:
+        from clipzoo.registry.tracking import configure
 
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-    from mlflow.exceptions import MlflowException
-
+        configure()
     try:
         return COMMANDS[args.command](args)
     except ClipzooError as err:
         print(f"clipzoo: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except MlflowException as err:
+    except Exception as err:
+        mlflow_exceptions = sys.modules.get("mlflow.exceptions")  # imported by whatever raised an MLflow error
+        if mlflow_exceptions is None or not isinstance(err, mlflow_exceptions.MlflowException):
+            raise
         if err.error_code not in USER_ERROR_CODES:
             raise
         print(f"clipzoo: error: {err.message}", file=sys.stderr)

@@ -117,6 +117,23 @@ class Domain(ABC):
             sample = self.read(path)
         return sample
 
+    def input_size(self, sample: Any) -> tuple[int, int] | None:
+        """The (width, height) in pixels of a raw sample, checked at prediction against the model's input size
+        (``core.sizes``); None when the domain's inputs are not pictures (pose sequences). The default reads a PIL
+        image's ``size``; domains whose samples are arrays say which axes are the picture's."""
+        if hasattr(sample, "size") and isinstance(sample.size, tuple) and len(sample.size) == 2:
+            return int(sample.size[0]), int(sample.size[1])
+        return None
+
+    def training_scope(self, files: Sequence[str]) -> dict[str, Any]:
+        """What the training inputs were, from their metadata (medical: DICOM Modality and BodyPartExamined), to be
+        recorded in the spec and the card; ``{}`` when the domain records nothing."""
+        return {}
+
+    def scope_warnings(self, sample: Any, scope: dict[str, Any]) -> list[str]:
+        """Plain-words warnings for an input outside the recorded training ``scope`` (none by default)."""
+        return []
+
     def expand_input(self, name: str) -> list[str]:
         """The inputs one named input stands for at prediction time (a study folder holding several image stacks,
         say, answered one by one); by default itself."""

@@ -14,6 +14,8 @@ from .domain import Domain
 from .errors import ClipzooError, InputError
 from .guards import check_deadline
 from .model import ClipModel
+from .notes import gathering, note, reading
+from .sizes import check_input_size
 from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
 
 TASKS = ("classify", "embed")
@@ -46,6 +48,7 @@ class Prediction:
     embedding: list[float] | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what a domain task adds: product ids, tile counts...
+    warnings: list[str] = field(default_factory=list)  # what reading the input noticed (plain sentences)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,6 +56,7 @@ class Prediction:
             "labels": self.labels,
             "scores": self.scores,
             "error": self.error,
+            "warnings": list(self.warnings),
         }
         if self.embedding is not None:
             out["embedding"] = self.embedding
@@ -101,8 +105,14 @@ class Predictor:
 
     def _read(self, item: InputItem) -> torch.Tensor:
         try:
-            raw = self.domain.read(item.name) if item.data is None else self.domain.read_bytes(item.data, item.name)
-            return self.transform(raw)
+            with reading(item.name):  # the reader's notes become this input's warnings
+                raw = self.domain.read(item.name) if item.data is None else self.domain.read_bytes(item.data, item.name)
+                size = self.domain.input_size(raw)
+                if size is not None:
+                    check_input_size(*size, self.clip.spec.image_size, item.name)
+                for warning in self.domain.scope_warnings(raw, self.clip.spec.extra.get("scope") or {}):
+                    note(warning)
+                return self.transform(raw)
         except ClipzooError:
             raise
         except Exception as err:
@@ -145,7 +155,15 @@ class Predictor:
             self._classifiers[key] = classifier_weights(self.clip, pack)
         return self._classifiers[key]
 
-    def predict(
+    def predict(self, items: Sequence[InputItem], *args: Any, **kwargs: Any) -> list[Prediction]:
+        """``_predict`` (below), each row with the warnings noted while its input was read."""
+        with gathering() as notes:
+            results = self._predict(items, *args, **kwargs)
+        for result in results:
+            result.warnings.extend(n for n in notes.get(result.input, ()) if n not in result.warnings)
+        return results
+
+    def _predict(
         self,
         items: Sequence[InputItem],
         labels: Sequence[str] | None = None,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 from clipzoo.core.errors import InputError
-from clipzoo.registry.loading import load_pyfunc
 
 
 def input_frame(files: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
@@ -25,6 +24,24 @@ def input_frame(files: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
+def _missing(path: str) -> bool:
+    """Whether neither ``path`` nor the file before a ``#`` suffix (``FOLDER#KEY``, ``chip.tif#window=...``) exists."""
+    head, sep, _ = path.rpartition("#")
+    return not os.path.exists(path) and not (sep and os.path.exists(head))
+
+
 def predict(ref: str, frame: pd.DataFrame, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """One answer row per input row (``labels``, ``scores``, ``error``, and what the task adds)."""
+    """One answer row per input row (``labels``, ``scores``, ``error``, and what the task adds).
+
+    Cheap checks come before the heavy imports (torch, open_clip, the domain's readers): when every input file is
+    missing, each gets its error row at once, and an unknown model is reported from the registry alone."""
+    paths = [p for p in frame["path"]] if "path" in frame.columns else []
+    if paths and "text" not in frame.columns and all(_missing(p) for p in paths):
+        return [{"input": p, "labels": [], "scores": [], "error": str(InputError("file not found", p)), "warnings": []}
+                for p in paths]  # fmt: skip
+    from clipzoo.registry.catalog import resolve
+
+    resolve(ref)  # an unknown model or alias: its error before torch is imported
+    from clipzoo.registry.loading import load_pyfunc
+
     return load_pyfunc(ref).predict(frame, params=params).to_dict("records")

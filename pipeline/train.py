@@ -20,7 +20,7 @@ import mlflow
 from clipzoo.core.data import Manifest, seed_everything
 from clipzoo.core.distributed import DistEnv, init_distributed
 from clipzoo.core.domain import Domain
-from clipzoo.core.errors import InputError
+from clipzoo.core.errors import ClipzooError, InputError
 from clipzoo.core.model import ClipModel, build_model
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import TRAIN_INPUT, Stage
@@ -204,7 +204,10 @@ def train(
             report = evaluate(clip, domain, heldout_manifest)
             result.metrics = report.metrics
             if register:
+                _record_scope(clip, domain, files)
                 data_info = _data_info(runner, result.stages, heldout_manifest, config)
+                if clip.spec.extra.get("scope"):
+                    data_info["training scope"] = clip.spec.extra["scope"]
                 metadata = {"train_config": config.to_dict(), "data": data_info, "metrics": report.metrics}
                 result.published = register_model(
                     clip, domain, data_info, heldout_manifest, report.metrics, metadata, line=line
@@ -229,6 +232,17 @@ def _log_params(domain: Domain, spec: ModelSpec, config: TrainConfig, planned: l
         }
     )
     mlflow.log_dict(spec.to_dict(), "spec.json")
+
+
+def _record_scope(clip: ClipModel, domain: Domain, files: Mapping[str, Path]) -> None:
+    """Put what the training inputs were (the domain's ``training_scope``) into the spec the model is saved with."""
+    try:
+        manifest = Manifest.read(files[TRAIN_INPUT], require_caption=False)
+    except (ClipzooError, OSError, ValueError, KeyError):
+        return  # WebDataset shards, say: no per-file metadata to read
+    scope = domain.training_scope([str(manifest.file(row)) for row in range(len(manifest))])
+    if scope:
+        clip.spec = clip.spec.replace(extra={**clip.spec.extra, "scope": scope})
 
 
 def _data_info(runner: _StageRunner, stages: dict[str, str], heldout: Manifest, config: TrainConfig) -> dict[str, Any]:

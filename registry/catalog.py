@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from clipzoo.core.errors import ModelNotFoundError
@@ -120,16 +121,50 @@ def show_model(ref: str, client: MlflowClient | None = None) -> dict[str, Any]:
         return {"uri": resolved.uri}
     mv = client.get_model_version(resolved.name, resolved.version)
     run = client.get_run(mv.run_id) if mv.run_id else None
+    artifacts = _artifact_location(client, mv)
     return {
         "name": mv.name,
         "version": str(mv.version),
         "uri": resolved.uri,
+        "artifact_uri": artifacts,
         "aliases": list(mv.aliases),
         "run_id": mv.run_id,
         "created": mv.creation_timestamp,
         "tags": dict(mv.tags),
         "metrics": dict(run.data.metrics) if run else {},
+        "card": _model_card(artifacts),
     }
+
+
+CARD_PATH = "artifacts/clipzoo_model/model_card.md"  # inside the logged model (``publish``'s package folder)
+
+
+def _artifact_location(client: MlflowClient, mv: Any) -> str:
+    """Where a version's files are stored: its logged model's artifact location (else the version's source)."""
+    source = str(mv.source)
+    model_id = getattr(mv, "model_id", None) or (
+        source.removeprefix("models:/") if source.startswith("models:/m-") else None
+    )
+    if model_id:
+        try:
+            return str(client.get_logged_model(model_id).artifact_location)
+        except MlflowException:
+            pass
+    return source
+
+
+def _model_card(artifact_uri: str) -> str | None:
+    """The model card stored with a version (only that file is downloaded), or None when it has none."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="clipzoo-card-") as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(artifact_uri=f"{artifact_uri}/{CARD_PATH}", dst_path=tmp)
+        except (MlflowException, OSError):
+            return None
+        return Path(path).read_text(encoding="utf-8")
 
 
 def promote(name: str, version: str, alias: str = CHAMPION, client: MlflowClient | None = None) -> None:

@@ -5,7 +5,8 @@ bytes as base64, with ``name`` giving the file name and so its type); a ``text``
 is the whole input of a row without a file. Params: ``labels``, ``templates``, ``task`` (``classify``, ``embed``, or
 one of the domain's own tasks such as ``search``), ``top_k``, ``return_embeddings``, ``catalogue`` (a folder the task
 reads), ``options`` (a JSON object of task settings). Output: one row per input with ``labels``, ``scores``,
-``embedding`` (when asked), ``error`` (null, or why that input was skipped) and whatever the task adds.
+``embedding`` (when asked), ``error`` (null, or why that input was skipped), ``warnings`` (what reading the input
+noticed: irregular slice spacing, zero-filled bands...) and whatever the task adds.
 
 Served, the model reads server-side ``path`` inputs only under the server's data roots and enforces its limits
 (``limits.ServeLimits``, from the environment); loaded with ``model_config={"local_files": True}`` (the CLI, the
@@ -144,7 +145,9 @@ def run_prediction(
             catalogue=catalogue,
             options=options,
         )
-    if all(r.error for r in results):
+    if all(r.error for r in results) and not limits.local_files:
+        # served: a request nothing of which could be answered is the client's error (HTTP 400, its first reason);
+        # locally (the CLI) every row comes back, errors included, and the CLI exits 2
         more = f" (and {len(results) - 1} more)" if len(results) > 1 else ""
         raise InputError(f"no input could be read: {results[0].error}{more}")
     rows = [r.to_dict() for r in results]

@@ -12,12 +12,14 @@ soft targets (:mod:`.soft_loss`).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from clipzoo.core.domain import MULTILABEL, Converter, DemoData, DemoQuery, Domain, ZeroShotTask, ranked_labels
 from clipzoo.core.errors import InputError
+from clipzoo.core.notes import note
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import Stage
 from clipzoo.core.text import minilm_text_cfg
@@ -29,6 +31,7 @@ from .demo_data import load_json, write_demo_dataset
 from .findings import FindingPrompts, format_findings
 from .long_text import report_chunks, report_retrieval
 from .reader import SCAN_SUFFIXES, STACK_SEPARATOR, is_nifti, read_scan, stack_keys
+from .scope import scope_warnings, training_scope
 from .soft_loss import LOSS_NAME, medclip_soft_loss
 from .transforms import ScanTransform
 
@@ -57,6 +60,13 @@ DEMO_3D = {"epochs": 12, "batch_size": 32, "warmup_steps": 10, "lr": 2e-3, "weig
 SMALL_2D = {"epochs": 4, "batch_size": 8, "warmup_steps": 1, "lr": 2e-3}
 SMALL_3D = {"epochs": 3, "batch_size": 8, "warmup_steps": 1, "lr": 2e-3}
 DEMO_LABELS = ["lung nodule", "pleural effusion", "normal chest"]
+
+
+def _noted(img: Any) -> Any:
+    """The scan, its reading warnings (kept in its metadata, cached with it) noted for its prediction row."""
+    for warning in img.meta.get("warnings", ()):
+        note(warning)
+    return img
 
 
 def wheel_ct_series() -> Path:
@@ -90,10 +100,10 @@ class MedicalDomain(Domain):
         """The scan at ``path`` (through the persistent cache of :mod:`.cache` unless it is turned off)."""
         folder = default_cache_dir()
         if folder is None:
-            return read_scan(path)
+            return _noted(read_scan(path))
         if folder not in self._caches:
             self._caches[folder] = ScanCache(folder)
-        return self._caches[folder].get(path, read_scan)
+        return _noted(self._caches[folder].get(path, read_scan))
 
     def read_bytes(self, data: bytes, filename: str) -> Any:
         """A served file: a zip of a DICOM series or study, a NIfTI (``.nii.gz`` kept whole), or any single scan."""
@@ -102,13 +112,23 @@ class MedicalDomain(Domain):
             target = Path(tmp) / ("input.nii.gz" if name.lower().endswith(".nii.gz") else f"input{Path(name).suffix}")
             target.write_bytes(data)
             try:
-                return read_scan(target)
+                return _noted(read_scan(target))
             except InputError as err:  # name the uploaded file, not the temporary copy
                 raise InputError(str(err).split(": ", 1)[-1], filename) from err
 
     def expand_input(self, name: str) -> list[str]:
         """A DICOM folder holding several image stacks is answered stack by stack, each named ``FOLDER#KEY``."""
         return [f"{name}{STACK_SEPARATOR}{key}" for key in stack_keys(name)] or [name]
+
+    def input_size(self, sample: Any) -> tuple[int, int]:
+        """The in-plane size of an image or of a volume's slices (``[1, W, H]`` or ``[1, X, Y, Z]``)."""
+        return int(sample.shape[1]), int(sample.shape[2])
+
+    def training_scope(self, files: Sequence[str]) -> dict[str, Any]:
+        return training_scope(files)
+
+    def scope_warnings(self, sample: Any, scope: dict[str, Any]) -> list[str]:
+        return scope_warnings(dict(getattr(sample, "meta", {})), scope)
 
     def transform(self, spec: ModelSpec, train: bool) -> ScanTransform:
         scan = {**SCAN_DEFAULTS, **spec.extra.get("scan", {})}

@@ -29,6 +29,7 @@ class SliceAttention:
     weights: np.ndarray
     position: np.ndarray
     thumbnails: np.ndarray | None = None
+    label: str = "slice attention"  # what a specialist calls the scan: its SeriesDescription, else its file name
 
     @property
     def top_slice(self) -> int:
@@ -54,7 +55,8 @@ def recording(visual: Any) -> Iterator[list[SliceAttention]]:
 @torch.no_grad()
 def volume_attention(clip: Any, domain: Any, path: str | Path) -> SliceAttention:
     """The attention of one scan file (evaluation transform), with lung-window thumbnails of its slices."""
-    sample = domain.transform(clip.spec, train=False)(domain.read(path))
+    raw = domain.read(path)
+    sample = domain.transform(clip.spec, train=False)(raw)
     clip.model.eval()
     with recording(clip.model.visual) as found:
         clip.model.encode_image(domain.collate([sample]), normalize=True)
@@ -63,11 +65,15 @@ def volume_attention(clip: Any, domain: Any, path: str | Path) -> SliceAttention
         raise ValueError(f"{path}: a 2D image has no slice attention")
     if isinstance(sample, dict):
         att.thumbnails = sample["volume"][:, 0].float().numpy()
+    meta = getattr(raw, "meta", {})
+    att.label = str(meta.get("series_description") or "") or Path(str(path)).name
     return att
 
 
-def attention_figure(att: SliceAttention, title: str = "slice attention") -> Any:
-    """A matplotlib figure: the attention weight per slice index, with the slices' thumbnails underneath."""
+def attention_figure(att: SliceAttention, title: str | None = None) -> Any:
+    """A matplotlib figure: the attention weight per slice index, with the slices' thumbnails underneath; titled
+    ``title``, by default the scan's series description (its file name when it has none)."""
+    title = title or f"slice attention: {att.label}"
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,6 +130,7 @@ def attention_figures(clip: Any, domain: Any, manifest: Any, cases: int) -> dict
     for row in list(order)[:cases]:
         att = volume_attention(clip, domain, manifest.file(row))
         name = Path(str(frame.loc[row, "path"])).name.split(".")[0]
-        title = f"{name}: {str(frame.loc[row, 'caption'])[:56]}..."
+        caption = str(frame.loc[row, "caption"])
+        title = f"{att.label}: {caption if len(caption) <= 60 else caption[:57] + '...'}"
         figures[f"slice_attention_{name}"] = attention_figure(att, title)
     return figures

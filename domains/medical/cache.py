@@ -17,8 +17,18 @@ from pathlib import Path
 import torch
 from monai.data import MetaTensor
 
-CACHE_VERSION = 2  # 2: localizers and other stacks left out of series; nested study folders
-_META_KEYS = ("modality", "frame", "series_uid", "sorted_by", "irregular_spacing", "source")
+CACHE_VERSION = 3  # 2: localizers and other stacks left out of series; nested study folders; 3: warnings kept
+_META_KEYS = (
+    "modality",
+    "frame",
+    "series_uid",
+    "sorted_by",
+    "irregular_spacing",
+    "source",
+    "warnings",
+    "series_description",
+    "body_part",
+)
 
 
 def default_cache_dir() -> Path | None:
@@ -76,8 +86,17 @@ class ScanCache:
         if torch.equal(array, array.round()) and array.abs().max() < 32767:
             array = array.to(torch.int16)  # HU volumes are integral: half the bytes
         meta = {k: img.meta[k] for k in _META_KEYS if k in img.meta}
-        meta = {k: bool(v) if k == "irregular_spacing" else str(v) for k, v in meta.items()}
+        meta = {k: _stored(k, v) for k, v in meta.items()}
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_suffix(f".tmp{os.getpid()}")
         torch.save({"array": array.contiguous(), "affine": img.affine.clone(), "meta": meta}, tmp)
         os.replace(tmp, entry)
+
+
+def _stored(key: str, value: object) -> bool | str | list[str]:
+    """A metadata value as ``torch.load(weights_only=True)`` reads it back: a flag, a text, or a list of texts."""
+    if key == "irregular_spacing":
+        return bool(value)
+    if key == "warnings":
+        return [str(v) for v in value]  # type: ignore[attr-defined]
+    return str(value)

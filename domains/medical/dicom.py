@@ -2,15 +2,14 @@
 
 ``scan_series`` reads headers only (no pixel data), groups the files of a folder by ``SeriesInstanceUID`` and sorts
 each series along its slice normal (``ImageOrientationPatient`` x ``ImagePositionPatient``). Duplicate positions are an
-error; irregular gaps are reported (a warning and ``irregular_spacing`` in the volume's metadata). ``SeriesReader`` is
-MONAI's ``PydicomReader`` that stacks slices in that order (MONAI's own sorts by ``InstanceNumber``) and shows
-MONOCHROME1 images with the usual polarity (bright = dense).
+error; irregular gaps are reported (in the series' ``warnings``, and ``irregular_spacing`` in the volume's metadata).
+``SeriesReader`` is MONAI's ``PydicomReader`` that stacks slices in that order (MONAI's own sorts by
+``InstanceNumber``) and shows MONOCHROME1 images with the usual polarity (bright = dense).
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -336,9 +335,7 @@ class SeriesReader(PydicomReader):
         if len(names) != 1 or not Path(names[0]).is_dir():
             self.series = None
             return super().read(data, **kwargs)
-        self.series = select_series(names[0], self.key)
-        for note in self.series.warnings:
-            warnings.warn(f"{names[0]}: {note}", stacklevel=2)
+        self.series = select_series(names[0], self.key)  # its warnings reach the row through read_dicom_series
         datasets = list(self.series.datasets)  # parsed once by the scan; pixel data is read when decoded
         self.filenames = [list(self.series.files)]
         self.has_series = len(datasets) > 1

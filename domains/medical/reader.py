@@ -74,6 +74,9 @@ def read_dicom_series(folder: Path, key: str | None = None) -> MetaTensor:
         )
     img.meta["modality"] = series.modality
     img.meta["frame"] = "patient"
+    img.meta["warnings"] = list(series.warnings)  # kept with the scan in the cache: the same on every read
+    img.meta["series_description"] = series.description
+    img.meta["body_part"] = str(series.datasets[0].get("BodyPartExamined", "") or "").upper() if series.datasets else ""
     return _ras(img)
 
 
@@ -91,6 +94,8 @@ def read_dicom_file(path: Path) -> MetaTensor:
         raise InputError(f"corrupt DICOM file: {pydicom_reason(err)}", path) from err
     modality = str(header.get("Modality", "OT"))
     img.meta["modality"] = modality
+    img.meta["series_description"] = str(header.get("SeriesDescription", "") or "")
+    img.meta["body_part"] = str(header.get("BodyPartExamined", "") or "").upper()
     patient_frame = "ImageOrientationPatient" in header and modality not in PROJECTION_MODALITIES
     img.meta["frame"] = "patient" if patient_frame else "pixel"
     return _ras(img) if patient_frame else img

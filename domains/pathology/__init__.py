@@ -62,6 +62,10 @@ class PathologyDomain(Domain):
     def read(self, path: str | Path) -> np.ndarray:
         return read_tile(path)
 
+    def input_size(self, sample: np.ndarray) -> tuple[int, int]:
+        """A tile's (width, height): the decoded RGB array is ``[h, w, 3]``."""
+        return int(sample.shape[1]), int(sample.shape[0])
+
     def transform(self, spec: ModelSpec, train: bool) -> Any:
         return tile_transform(spec, train)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from clipzoo.core.domain import Converter, DemoData, Domain, ZeroShotTask
-from clipzoo.core.errors import InputError
+from clipzoo.core.errors import ClipzooError, InputError
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import minilm_text_cfg
 from rasterio.windows import Window
@@ -71,6 +71,9 @@ def read_sample(path: str | Path, require_location: bool = False) -> SensorSampl
     return identify(reader(file, window=window, require_location=require_location))
 
 
+SCOPE_SAMPLE = 256  # training rasters read to record the sensors a model was trained on
+
+
 class RemoteSensingDomain(Domain):
     """Sentinel-1 (VV, VH) and Sentinel-2 (13 bands) rasters with captions, one encoder per sensor."""
 
@@ -87,6 +90,28 @@ class RemoteSensingDomain(Domain):
 
     def read(self, path: str | Path) -> SensorSample:
         return read_sample(path)
+
+    def training_scope(self, files: Sequence[str]) -> dict[str, Any]:
+        """The sensors of the training rasters (the first ``SCOPE_SAMPLE`` of them: each is read)."""
+        sensors = set()
+        for name in list(files)[:SCOPE_SAMPLE]:
+            try:
+                sensors.add(read_sample(name).sensor)
+            except (ClipzooError, ValueError, OSError):
+                continue
+        return {"sensor": sorted(sensors)} if sensors else {}
+
+    def scope_warnings(self, sample: SensorSample, scope: dict[str, Any]) -> list[str]:
+        trained = scope.get("sensor") or []
+        if trained and sample.sensor not in trained:
+            names = ", ".join(s.upper() for s in trained)
+            return [f"sensor {sample.sensor.upper()} is outside the model's training data ({names}): its encoder for "
+                    "this sensor was not trained on it; treat the answer with caution"]  # fmt: skip
+        return []
+
+    def input_size(self, sample: SensorSample) -> tuple[int, int]:
+        """A chip's (width, height) in pixels of its finest band (``[C, H, W]``)."""
+        return int(sample.raster.data.shape[2]), int(sample.raster.data.shape[1])
 
     def transform(self, spec: ModelSpec, train: bool) -> RemoteSensingTransform | RGBTransform:
         if rgb_config(spec) is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from clipzoo.core.errors import InputError
+from clipzoo.core.notes import note
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
@@ -197,7 +198,7 @@ def read_band_folder(
             raise InputError("band files have no CRS, but a location (lon/lat) is required", folder)
         if window is not None:
             _check_window(window, ref.width, ref.height, folder)
-        arrays, masks = [], []
+        arrays, masks, resampled = [], [], []
         for name, src in srcs.items():
             if src.crs != ref.crs:
                 raise InputError(f"band {name} is in {src.crs}, the others in {ref.crs}", files[name])
@@ -215,8 +216,14 @@ def read_band_folder(
                     )
                 )
                 masked = _read(vrt, files[name], 1, window=window, masked=True)
+                resampled.append(f"{name} ({abs(src.res[0]):g})")
             arrays.append(np.asarray(masked.data, dtype=np.float32))
             masks.append(~np.ma.getmaskarray(masked))
+        if resampled:
+            note(
+                f"bands resampled bilinearly onto the finest band's grid (pixel size {abs(ref.res[0]):g}): "
+                + ", ".join(resampled)
+            )
         tags = {k.upper(): v for k, v in ref.tags().items()}
         if set(srcs) <= {"VV", "VH"} and any(folder.glob("*_labels_metadata.json")):
             tags.setdefault("CLIPZOO_LAYOUT", "bigearthnet-s1")  # BigEarthNet-S1 documents its values as dB

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from clipzoo.core.errors import InputError
+from clipzoo.core.notes import note
 
 from .bands import S1_CLIP_DB, SENSOR_IDS, SensorBands
 from .sensors import SensorSample
@@ -49,6 +50,11 @@ def select_bands(sample: SensorSample, bands: SensorBands) -> tuple[np.ndarray, 
         else:
             raise ValueError(f"{raster.path}: band {name} of the model is absent from the sample")
     raster.filled_bands = tuple(filled)
+    if filled:
+        note(
+            f"band{'s' if len(filled) > 1 else ''} {', '.join(filled)} absent from the input: zero-filled, "
+            "so the answer may be less reliable"
+        )
     return data, valid
 
 

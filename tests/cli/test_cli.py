@@ -69,6 +69,17 @@ def test_bad_file_is_named_and_others_still_answered(registered_image_model, ima
     assert proc.stdout.startswith(files[0])
 
 
+def test_json_prints_one_row_per_input_when_every_input_is_bad(registered_image_model, tmp_path, capsys):
+    empty, missing = tmp_path / "empty.png", tmp_path / "missing.png"
+    empty.write_bytes(b"")
+    proc = clipzoo_inprocess(capsys, "predict", "clipzoo-image", str(empty), str(missing), "--labels", "a", "--json")
+    assert proc.returncode == 2
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["input"] for r in rows] == [str(empty), str(missing)]
+    assert "file is empty (0 bytes)" in rows[0]["error"] and "file not found" in rows[1]["error"]
+    assert all(r["labels"] == [] and r["warnings"] == [] for r in rows)
+
+
 def test_user_errors_exit_2_with_a_clear_message(registered_image_model, image_demo, tmp_path, capsys):
     files, _ = _heldout_files(image_demo, 1)
     cases = [
@@ -102,15 +113,21 @@ def test_models_list_show_promote(registered_image_model, capsys):
 
     listed = clipzoo("models", "list")
     assert listed.returncode == 0 and "clipzoo-image" in listed.stdout and "champion->v" in listed.stdout
-    shown = clipzoo("models", "show", "clipzoo-image@champion")
+    shown = clipzoo("models", "show", "clipzoo-image@champion", "--json")
     info = json.loads(shown.stdout)
     assert info["name"] == "clipzoo-image" and "champion" in info["aliases"]
     assert len(info["tags"]["clipzoo.weights_sha256"]) == 64
+    card = clipzoo("models", "show", "clipzoo-image@champion", "--card")
+    assert card.returncode == 0 and card.stdout.strip() == info["card"].strip() and card.stdout.startswith("#")
+    full = clipzoo("models", "show", "clipzoo-image@champion")
+    assert full.stdout.startswith(card.stdout.rstrip())  # the card first, then where the model is
+    assert f"model URI:    {info['uri']}" in full.stdout and f"artifact URI: {info['artifact_uri']}" in full.stdout
+    assert Path(info["artifact_uri"].removeprefix("file://")).exists()
     promoted = clipzoo(
         "models", "promote", "clipzoo-image", registered_image_model.published.version, "--alias", "staging"
     )
     assert promoted.returncode == 0
-    staged = json.loads(clipzoo("models", "show", "clipzoo-image@staging").stdout)
+    staged = json.loads(clipzoo("models", "show", "clipzoo-image@staging", "--json").stdout)
     assert staged["version"] == registered_image_model.published.version
 
 

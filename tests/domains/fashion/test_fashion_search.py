@@ -123,12 +123,15 @@ def test_bad_catalogues_and_queries_exit_2_naming_the_problem(registered_fashion
     cases = [
         (["--catalogue", str(tmp_path / "missing"), "--text", "bag"], "catalogue folder not found"),
         (["--text", "bag"], "the search task needs a catalogue folder"),
-        (["--catalogue", str(fashion_catalogue), "--text", "   "], "needs an image, a text or both; got neither"),
     ]
     for args, message in cases:
         assert main(["predict", registered_fashion, "--task", "search", *args]) == 2, message
         err = capsys.readouterr().err
         assert message in err and err.startswith("clipzoo: error:"), err
+    blank = ["predict", registered_fashion, "--task", "search", "--catalogue", str(fashion_catalogue), "--text", "   "]
+    assert main(blank) == 2  # a query row of its own: its error is its row's
+    err = capsys.readouterr().err
+    assert err == "ERROR input 0: a catalogue query needs an image, a text or both; got neither\n", err
 
 
 def test_catalogue_of_another_model_is_refused(pyfunc, fashion_catalogue, heldout, tmp_path):

@@ -82,3 +82,18 @@ def test_recording_is_off_outside_the_block(tiny):
     with recording(tiny.model.visual) as found:
         tiny.model.encode_image(torch.zeros(2, 3, 32, 32))
     assert found == [None, None] and tiny.model.visual.record is None
+
+
+def test_a_dicom_series_plot_is_titled_with_its_series_description(domain, tiny, tmp_path, monkeypatch):
+    from clipzoo.domains.medical import wheel_ct_series
+
+    monkeypatch.setenv("CLIPZOO_MEDICAL_CACHE", str(tmp_path / "cache"))
+    for _ in range(2):  # the first read and the cached one
+        att = volume_attention(tiny, domain, wheel_ct_series())
+        assert att.label == "SmartScore - Gated 0.5 sec"  # CT5N's SeriesDescription, written by its scanner
+        assert attention_figure(att).axes[0].get_title() == "slice attention: SmartScore - Gated 0.5 sec"
+    nifti = tmp_path / "scan.nii.gz"
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(np.zeros((16, 16, 4), np.float32), np.eye(4)), nifti)
+    assert attention_figure(volume_attention(tiny, domain, nifti)).axes[0].get_title() == "slice attention: scan.nii.gz"

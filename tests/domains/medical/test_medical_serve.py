@@ -8,33 +8,18 @@ import io
 import zipfile
 from pathlib import Path
 
-import mlflow
 import pytest
 import requests
-import torch
-from clipzoo.core.domain import get_domain
-from clipzoo.core.model import build_model
 from clipzoo.domains.medical import wheel_ct_series
-from clipzoo.registry.publish import publish
-from clipzoo.registry.tracking import experiment_for
 from nibabel.testing import data_path
 
-from tests.helpers.medical import TINY_VIT
+from tests.helpers.medical import publish_tiny_medical
 from tests.helpers.serving import served
 
 
 @pytest.fixture(scope="module")
 def version() -> str:
-    """A tiny untrained medical model, registered through the real publish path (never champion: metric -1)."""
-    spec = get_domain("medical").default_spec().replace(name="tiny-serve", model_cfg=TINY_VIT, image_size=32)
-    torch.manual_seed(0)
-    clip = build_model(spec.replace(lock_text=False))
-    experiment_for("medical")
-    example = {"inputs": {"path": [str(wheel_ct_series())]}, "params": {"labels": ["nodule", "normal"]}}
-    with mlflow.start_run(run_name="medical-tiny-serve"):
-        metric = {"findings_mean_auroc": -1.0}
-        pub = publish(clip, "# tiny medical test model", {}, "findings_mean_auroc", metric, example)
-    return pub.version
+    return publish_tiny_medical("tiny-serve")
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +70,21 @@ def test_only_bad_files_get_400_and_the_server_keeps_serving(server):
     assert reply.status_code == 400 and "series.zip" in reply.json()["message"]
     ok = {"inputs": {"data": [_b64(_nifti())], "name": ["anatomical.nii"]}, "params": {"labels": ["a", "b"]}}
     assert requests.post(f"{server}/invocations", json=ok, timeout=60).status_code == 200
+
+
+def test_a_served_series_with_a_missing_slice_carries_its_spacing_warning(server):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for f in sorted(wheel_ct_series().iterdir()):
+            if f.name != "2693":  # the middle slice: gaps 2.5, 5.0, 2.5 mm
+                archive.write(f, f"CT5N/{f.name}")
+    payload = {
+        "inputs": {"data": [_b64(buffer.getvalue()), _b64(_series_zip())], "name": ["gap.zip", "ct5n.zip"]},
+        "params": {"labels": ["nodule", "normal"]},
+    }
+    reply = requests.post(f"{server}/invocations", json=payload, timeout=120)
+    assert reply.status_code == 200, reply.text
+    gap, regular = reply.json()["predictions"]
+    assert gap["error"] is None and regular["warnings"] == []
+    assert len(gap["warnings"]) == 1 and "irregular slice spacing" in gap["warnings"][0]
+    assert "5.000" in gap["warnings"][0]

@@ -171,12 +171,16 @@ def test_requested_resolution_picks_the_pyramid_level(pyfunc, slides):
         ({"k": 0}, "'k' must be an integer >= 1"),
         ({"mpp": -1}, "'mpp' must be a non-negative number"),
         ({"mpp": 0.5, "magnification": 20}, "not both"),
-        ({"mpp": 0.1}, "finer than the slide's best level"),  # a per-slide error: here the only slide
     ],
 )
 def test_bad_settings_are_named(pyfunc, slides, options, message):
     with pytest.raises(MlflowException, match=message):
         _slide_rows(pyfunc, [slides["good"]], tile_px=TILE_PX, **options)
+
+
+def test_a_per_slide_error_is_its_row_even_when_it_is_the_only_slide(pyfunc, slides):
+    (row,) = _slide_rows(pyfunc, [slides["good"]], tile_px=TILE_PX, mpp=0.1)
+    assert "finer than the slide's best level" in row["error"] and str(slides["good"]) in row["error"]
 
 
 @pytest.fixture(scope="module")

@@ -142,3 +142,44 @@ def test_a_model_without_an_encoder_for_the_sensor_refuses_it(tmp_path):
     s1 = write_chip(tmp_path / "s1.tif", np.full((2, 8, 8), -11.0, np.float32), ("VV", "VH"), BACKSCATTER_UNITS="dB")
     with pytest.raises(InputError, match=r"s1\.tif: this model has no encoder for S1: it reads S2"):
         domain.transform(only_s2, train=False)(domain.read(s1))
+
+
+def test_zero_filled_and_resampled_bands_are_warnings_in_the_prediction_rows(tmp_path):
+    from clipzoo.core.predict import InputItem, Predictor
+
+    twelve = tuple(b for b in S2_BANDS if b != "B10")
+    l2a = write_chip(tmp_path / "l2a.tif", np.full((12, 16, 16), 1000, np.uint16), twelve)
+    full = write_chip(tmp_path / "l1c.tif", np.full((13, 16, 16), 1000, np.uint16), S2_BANDS)
+    folder = tmp_path / "patch"
+    folder.mkdir()
+    for band, res in (("B02", 10), ("B03", 10), ("B04", 10), ("B05", 20)):  # B05 at 20 m: resampled onto 10 m
+        size = 160 // res
+        profile = {"driver": "GTiff", "count": 1, "height": size, "width": size, "dtype": "uint16",
+                   "crs": CRS.from_epsg(32631), "transform": from_origin(4e5, 5e6, res, res)}  # fmt: skip
+        with rasterio.open(folder / f"S2A_patch_{band}.tif", "w", **profile) as dst:
+            dst.write(np.full((1, size, size), 900, np.uint16))
+    predictor = Predictor(build_model(tiny_rs_spec()), get_domain("remote_sensing"))
+    items = [InputItem.from_path(p) for p in (l2a, full, folder)]
+    rows = predictor.predict(items, labels=["forest", "sea"])
+    assert [r.error for r in rows[:2]] == [None, None]
+    assert rows[0].warnings == ["band B10 absent from the input: zero-filled, so the answer may be less reliable"]
+    assert rows[1].warnings == [] and rows[1].to_dict()["warnings"] == []
+    assert any("resampled bilinearly" in w and "B05 (20)" in w for w in rows[2].warnings), rows[2]
+
+
+def test_a_sensor_absent_from_training_gets_a_scope_warning(tmp_path):
+    from clipzoo.core.predict import InputItem, Predictor
+
+    domain = get_domain("remote_sensing")
+    s2 = write_chip(tmp_path / "s2.tif", np.full((13, 16, 16), 1000, np.uint16), S2_BANDS)
+    s1 = write_chip(tmp_path / "s1.tif", np.full((2, 16, 16), -11.0, np.float32), ("VV", "VH"), BACKSCATTER_UNITS="dB")
+    scope = domain.training_scope([str(s2), str(tmp_path / "missing.tif")])
+    assert scope == {"sensor": ["s2"]}
+    spec = tiny_rs_spec()
+    predictor = Predictor(build_model(spec.replace(extra={**spec.extra, "scope": scope})), domain)
+    s2_row, s1_row = predictor.predict([InputItem.from_path(s2), InputItem.from_path(s1)], labels=["forest", "sea"])
+    assert s2_row.warnings == [] and s1_row.error is None
+    assert s1_row.warnings == [
+        "sensor S1 is outside the model's training data (S2): its encoder for this sensor was not trained on it; "
+        "treat the answer with caution"
+    ]
