@@ -151,7 +151,7 @@ def test_a_gated_line_compares_only_results_on_the_same_manifest(
     assert "clipzoo-image-gated version 1 is champion on shapes-6" in proc.stdout
     proc = clipzoo_inprocess(capsys, "eval", "gated/2", "--benchmark", "shapes-6", "--data", str(second))
     assert "not compared with champion version 1: the champion has no result on this data" in proc.stdout
-    assert clipzoo_inprocess(capsys, "models", "show", "gated@champion").stdout.count('"version": "1"') == 1
+    assert clipzoo_inprocess(capsys, "models", "show", "gated@champion", "--json").stdout.count('"version": "1"') == 1
 
     proc = clipzoo_inprocess(capsys, "eval", "gated/2", "--benchmark", "shapes-6", "--data", str(first))
     became = "version 2 is champion on shapes-6" in proc.stdout
