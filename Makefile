@@ -11,7 +11,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,spark,team]'
 	touch $@
 
 setup: $(VENV)/.installed

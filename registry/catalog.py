@@ -11,6 +11,7 @@ from clipzoo.core.errors import ModelNotFoundError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from .locks import is_registry_lock
 from .tracking import configure
 
 CHAMPION = "champion"
@@ -73,7 +74,7 @@ def resolve(ref: str, client: MlflowClient | None = None) -> ModelRef:
         name, version = ref.rsplit("/", 1)
     found = _registered(client, name)
     if found is None:
-        known = ", ".join(m.name for m in client.search_registered_models()) or "none"
+        known = ", ".join(m.name for m in client.search_registered_models() if not is_registry_lock(m.name)) or "none"
         raise ModelNotFoundError(f"no registered model {name!r}; registered models: {known}")
     try:
         if alias:
@@ -97,6 +98,8 @@ def list_models(client: MlflowClient | None = None) -> list[dict[str, Any]]:
     client = client or configure()
     rows = []
     for rm in client.search_registered_models():
+        if is_registry_lock(rm.name):
+            continue
         versions = client.search_model_versions(f"name='{rm.name}'")
         domain, line = rm.tags.get(DOMAIN_TAG), rm.tags.get(LINE_TAG) or None
         if domain is None:  # registered before lines existed: ``clipzoo-<domain>``

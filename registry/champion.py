@@ -6,11 +6,9 @@ default, or, for a line gated on a benchmark (``clipzoo models gate LINE --bench
 converted-manifest hash, decided when ``clipzoo eval --benchmark`` measures a version. A version whose result cannot
 be compared keeps the champion where it is, and the reason is returned to be shown: never a silent comparison.
 
-On a local store (SQLite, a folder) the decision and the alias move happen under a kernel file lock beside the store,
-so two registrations cannot both read the old champion and both move the alias. A remote tracking server offers no
-lock or compare-and-set; there the gate re-reads the alias after moving it, gives way when a better version holds it
-and retakes it from a worse one. That narrows the race but cannot close it: against a remote server, run the
-registrations that compete for a champion one at a time.
+The decision and the alias move happen under a lock every registering command shares, so two registrations cannot
+both read the old champion and both move the alias: a kernel file lock beside a local store (SQLite, a folder), a
+registry lock (``locks.registry_lock``: a reserved registered model only one client can create) on a tracking server.
 """
 
 from __future__ import annotations
@@ -33,8 +31,6 @@ from .catalog import (
     PRIMARY_VALUE_TAG,
 )
 from .tracking import store_lock
-
-ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -85,21 +81,19 @@ def compare(champion: Score, new: Score) -> bool | str:
 
 def _settle(client: MlflowClient, name: str, version: str, champion_score, new: Score) -> Decision:
     """Move the alias to ``version`` if it is at least the champion (``champion_score(tags, version)`` reads the
-    champion's result), under the store lock; re-read afterwards (remote stores have no lock)."""
+    champion's result), under the store lock."""
     with store_lock(f"champion-{name}"):
-        for _ in range(ROUNDS):
-            current = _champion(client, name)
-            if current is not None and current[0] == version:
-                return Decision(True)
-            if current is not None:
-                verdict = compare(champion_score(current[1], current[0]), new)
-                if isinstance(verdict, str):
-                    return Decision(False, f"not compared with champion version {current[0]}: {verdict}")
-                if not verdict:
-                    return Decision(False)
-            client.set_registered_model_alias(name, CHAMPION, version)
         current = _champion(client, name)
-        return Decision(current is not None and current[0] == version)
+        if current is not None and current[0] == version:
+            return Decision(True)
+        if current is not None:
+            verdict = compare(champion_score(current[1], current[0]), new)
+            if isinstance(verdict, str):
+                return Decision(False, f"not compared with champion version {current[0]}: {verdict}")
+            if not verdict:
+                return Decision(False)
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return Decision(True)
 
 
 def settle_champion(client: MlflowClient, name: str, version: str, score: Score) -> Decision:

@@ -118,9 +118,11 @@ def register_version(
     tags: dict[str, str],
     line: str | None = None,
 ) -> ModelVersion:
-    """Create the version with all its tags in one call (a version never exists without them)."""
+    """Create the version with all its tags in one call (a version never exists without them). A logged model's URI
+    (``models:/m-…``) is passed with its model id too, as a tracking server requires."""
     _ensure_registered_model(client, name, domain, line)
-    return client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags)
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    return client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id)
 
 
 def publish(

@@ -1,6 +1,7 @@
 """Where runs and models live: a local SQLite MLflow store under a per-user clipzoo folder by default.
 
-``MLFLOW_TRACKING_URI`` overrides the store; ``CLIPZOO_HOME`` moves the folder (default ``~/.clipzoo``). MLflow's
+``MLFLOW_TRACKING_URI`` overrides the store (a team's tracking server: ``http://host:5000``, see
+``scripts/team_registry.sh``); ``CLIPZOO_HOME`` moves the folder (default ``~/.clipzoo``). MLflow's
 telemetry is switched off. A local store is created under a file lock, so commands started together on a fresh
 ``CLIPZOO_HOME`` (two shells, or the ranks of torchrun) do not race to create its tables.
 """
@@ -21,7 +22,15 @@ import mlflow
 from clipzoo.core.errors import InputError
 from mlflow.tracking import MlflowClient
 
-from .locks import file_lock, lock_folder
+from .locks import file_lock, lock_folder, registry_lock
+
+# A checkpoint of several hundred MB goes to a tracking server in one request: MLflow's default 120 s would cut it
+# off on an ordinary link. A remote store gets these unless the user set them (seconds; retries back off).
+REMOTE_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "900",
+    "MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT": "900",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7",
+}
 
 _READY: set[str] = set()  # stores this process has created or opened under the lock
 
@@ -47,6 +56,9 @@ def configure() -> MlflowClient:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     folder = lock_folder(uri, clipzoo_home())
+    if uri.startswith(("http://", "https://")):
+        for key, value in REMOTE_HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
     if uri in _READY or folder is None:
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
     with file_lock(folder, "mlflow-store"):
@@ -58,9 +70,9 @@ def configure() -> MlflowClient:
 
 
 def store_lock(name: str) -> contextlib.AbstractContextManager:
-    """A lock every command using this (local) store shares; a remote store gets none (callers re-check instead)."""
+    """A lock every command using this store shares: a file lock beside a local store, a registry lock on a server."""
     folder = lock_folder(tracking_uri(), clipzoo_home())
-    return contextlib.nullcontext() if folder is None else file_lock(folder, name)
+    return registry_lock(configure(), name) if folder is None else file_lock(folder, name)
 
 
 def experiment_for(domain: str) -> str:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -24,13 +24,21 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(model: str, log_name: str, *options: str, startup_s: float = 300) -> Iterator[str]:
-    """Serve a registered model (``options``: more ``clipzoo serve`` flags); yields its base URL once ``/ping``
-    answers, fails the test with the server's log if it exits or does not come up, and stops it afterwards."""
+def served(
+    model: str,
+    log_name: str,
+    *options: str,
+    startup_s: float = 300,
+    prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Serve a registered model (``options``: more ``clipzoo serve`` flags; ``prefix``: a command the server runs
+    under; ``env``: variables to change); yields its base URL once ``/ping`` answers, fails the test with the
+    server's log if it exits or does not come up, and stops it afterwards."""
     port = free_port()
-    log_path = Path(os.environ["CLIPZOO_HOME"]) / log_name
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "clipzoo.cli.main", "serve", model, "--port", str(port), *options]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **(env or {})}
+    log_path = Path(env["CLIPZOO_HOME"]) / log_name
+    cmd = [*prefix, sys.executable, "-m", "clipzoo.cli.main", "serve", model, "--port", str(port), *options]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
