@@ -9,6 +9,7 @@ the shared predict path as the ``slide`` task (``slide_task``):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import minilm_text_cfg
 
 from .demo_data import load_prompt_packs, write_demo_dataset
+from .scope import tile_scope_warnings, tile_training_scope
 from .tiles import TILE_SUFFIXES, read_tile
 from .transforms import tile_transform
 
@@ -61,6 +63,14 @@ class PathologyDomain(Domain):
 
     def read(self, path: str | Path) -> np.ndarray:
         return read_tile(path)
+
+    def training_scope(self, files: Sequence[str]) -> dict[str, Any]:
+        """The microns per pixel of the training tiles that record one (TIFF/PNG/JPEG resolution tags)."""
+        return tile_training_scope(files)
+
+    def scope_warnings(self, sample: Any, scope: dict[str, Any]) -> list[str]:
+        """A tile at another magnification than the training tiles, or one that records none, gets a warning."""
+        return tile_scope_warnings(sample, scope)
 
     def input_size(self, sample: np.ndarray) -> tuple[int, int]:
         """A tile's (width, height): the decoded RGB array is ``[h, w, 3]``."""

@@ -23,6 +23,7 @@ from clipzoo.core.errors import ClipzooError, InputError
 from clipzoo.core.predict import InputItem, Prediction, Predictor, PredictRequest
 from clipzoo.core.zeroshot import PromptPack
 
+from .scope import mpp_warnings
 from .slide_options import SlideOptions
 from .slide_zeroshot import SlidePrediction, classify_slide
 
@@ -53,7 +54,9 @@ def predict_slides(predictor: Predictor, request: PredictRequest) -> list[Predic
         except ClipzooError as err:
             results.append(Prediction(input=item.name, error=str(err)))
             continue
-        results.append(_to_prediction(item, result, request.top_k, options.tile_coords))
+        row = _to_prediction(item, result, request.top_k, options.tile_coords)
+        row.warnings.extend(mpp_warnings(result.mpp, predictor.clip.spec.extra.get("scope") or {}, "the slide is read"))
+        results.append(row)
     return results
 
 

@@ -11,6 +11,7 @@ from clipzoo.core.files import require_file
 from clipzoo.core.guards import check_pixels
 from PIL import Image, UnidentifiedImageError
 
+from .scope import Tile, as_tile, image_mpp
 from .slide import OPENSLIDE_SUFFIXES
 
 TILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -29,8 +30,9 @@ def _as_slide(suffix: str) -> str:
     )
 
 
-def read_tile(path: str | Path) -> np.ndarray:
-    """Decode a tile to RGB uint8 [h, w, 3], or raise ``InputError`` naming the file and the problem."""
+def read_tile(path: str | Path) -> Tile:
+    """Decode a tile to RGB uint8 [h, w, 3] (with the microns per pixel its file records), or raise ``InputError``
+    naming the file and the problem."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in OPENSLIDE_SUFFIXES:
@@ -53,10 +55,11 @@ def read_tile(path: str | Path) -> np.ndarray:
                 )
             img.load()
             rgb = img.convert("RGB")
+            mpp = image_mpp(img)
     except UnidentifiedImageError as err:
         raise InputError("not a decodable image (unknown or corrupt format)", path) from err
     except OSError as err:
         raise InputError(f"corrupt image: {err}", path) from err
     if min(width, height) < MIN_TILE_PX:
         raise InputError(f"tile is {width}x{height} px, smaller than the {MIN_TILE_PX} px minimum", path)
-    return np.asarray(rgb)
+    return as_tile(np.asarray(rgb), mpp)

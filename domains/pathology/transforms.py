@@ -26,7 +26,7 @@ class TileTransform:
     def __call__(self, tile: np.ndarray) -> torch.Tensor:
         if self.train:
             self.pipeline.set_random_seed(int(np.random.randint(0, 2**31 - 1)))
-        return self.pipeline(image=tile)["image"]
+        return self.pipeline(image=np.asarray(tile))["image"]
 
 
 def tile_transform(spec: ModelSpec, train: bool) -> TileTransform:
