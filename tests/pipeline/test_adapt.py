@@ -13,6 +13,7 @@ import requests
 import torch
 from clipzoo.core.domain import get_domain
 from clipzoo.core.predict import InputItem, Predictor
+from clipzoo.registry.catalog import resolve
 from clipzoo.registry.loading import load_clip
 from clipzoo.registry.package import sha256_file
 
@@ -52,6 +53,7 @@ def adapted(registered_image_model, image_demo, tmp_path_factory):
 
 def test_adapt_registers_a_line_whose_predictions_are_the_heads(adapted, image_demo, capsys):
     shots = adapted
+    source = resolve("clipzoo-image")  # the version `adapt clipzoo-image` adapts: the champion
     proc = clipzoo_inprocess(
         capsys, "adapt", "clipzoo-image", "--shots", str(shots), "--label-column", "shape", "--method", "gda",
         "--heldout", str(image_demo.heldout),
@@ -87,10 +89,11 @@ def test_adapt_registers_a_line_whose_predictions_are_the_heads(adapted, image_d
     assert outside["classifier"] == "zero-shot: labels outside the adapted classes (banana)"
 
     card = card_of("image-shape-gda")
-    assert sha256_file(shots) in card and "gda" in card and "circle" in card and "clipzoo-image/1" in card
+    assert sha256_file(shots) in card and "gda" in card and "circle" in card
+    assert f"clipzoo-image/{source.version}" in card
 
     embedded = _predict_json(capsys, "image-shape-gda", files[0], "--task", "embed", "--embeddings")[0]
-    base = _predict_json(capsys, "clipzoo-image/1", files[0], "--task", "embed", "--embeddings")[0]
+    base = _predict_json(capsys, f"clipzoo-image/{source.version}", files[0], "--task", "embed", "--embeddings")[0]
     torch.testing.assert_close(torch.tensor(embedded["embedding"]), torch.tensor(base["embedding"]))
 
 

@@ -46,16 +46,19 @@ def _localizer(source: Path, target: Path, orientation: list[float], same_series
     return target
 
 
-def _rotated_series(folder: Path, orientation: list[float], description: str) -> None:
-    """The CT5N slices as another series at another orientation (positions along its own normal)."""
+def _rotated_series(folder: Path, orientation: list[float], description: str, images: int = 5) -> None:
+    """The CT5N slices (repeated up to ``images``) as another series at another orientation, positions along its own
+    normal."""
     uid = generate_uid()
     normal = np.cross(orientation[:3], orientation[3:])
-    for k, f in enumerate(sorted(CT5N.iterdir())):
-        ds = pydicom.dcmread(f)
+    files = sorted(CT5N.iterdir())
+    for k in range(images):
+        ds = pydicom.dcmread(files[k % len(files)])
         ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SeriesDescription = uid, generate_uid(), description
         ds.ImageOrientationPatient = orientation
         ds.ImagePositionPatient = [float(v) for v in normal * 2.5 * k]
-        ds.save_as(folder / f"rot-{f.name}")
+        ds.InstanceNumber = k + 1
+        ds.save_as(folder / f"rot-{k:03d}.dcm")
 
 
 def test_localizers_at_right_angles_are_left_out_and_named(tmp_path):
@@ -71,18 +74,18 @@ def test_localizers_at_right_angles_are_left_out_and_named(tmp_path):
 def test_two_stacks_of_other_orientations_are_answered_apart(tmp_path):
     folder = tmp_path / "study"
     _copy_series(folder)
-    _rotated_series(folder, CORONAL, "COR REFORMAT")
+    _rotated_series(folder, CORONAL, "COR REFORMAT", images=16)  # its axial slices: 16 px deep, above the minimum
     stacks = scan_series(folder)
     assert sorted(s.plane for s in stacks.values()) == ["axial", "coronal"]
     with pytest.raises(
-        InputError, match=r"folder holds 2 image stacks: .*'COR REFORMAT', coronal, 5 images.*FOLDER#KEY"
+        InputError, match=r"folder holds 2 image stacks: .*'COR REFORMAT', coronal, 16 images.*FOLDER#KEY"
     ):
         read_scan(folder)
     spec = get_domain("medical").default_spec().replace(name="tiny", model_cfg=TINY_VIT, image_size=32, loss="clip")
     predictor = Predictor(build_model(spec), get_domain("medical"))
     rows = predictor.predict([InputItem.from_path(folder)], labels=["effusion", "normal"])
     assert sorted(r.input for r in rows) == sorted(f"{folder}#{key}" for key in stacks)
-    assert all(r.error is None and len(r.labels) == 2 for r in rows)
+    assert all(r.error is None and len(r.labels) == 2 for r in rows), [r.error for r in rows]
     axial = next(key for key, s in stacks.items() if s.plane == "axial")
     assert torch.equal(read_scan(f"{folder}#{axial}").as_tensor(), read_scan(CT5N).as_tensor())
 
