@@ -19,8 +19,9 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/clipzoo demo image
 
+# A worker per core (at most 4), each test file on one worker (module fixtures are built once).
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
