@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from clipzoo.core.errors import InputError
+from clipzoo.core.errors import InputError, ModelNotFoundError
 
 
 def input_frame(files: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
@@ -39,6 +39,11 @@ def predict(ref: str, frame: pd.DataFrame, params: dict[str, Any]) -> list[dict[
     if paths and "text" not in frame.columns and all(_missing(p) for p in paths):
         return [{"input": p, "labels": [], "scores": [], "error": str(InputError("file not found", p)), "warnings": []}
                 for p in paths]  # fmt: skip
+    from clipzoo.registry.store_index import unregistered_locally
+
+    unknown = unregistered_locally(ref)  # a local store read without MLflow: a typo fails in well under a second
+    if unknown is not None:
+        raise ModelNotFoundError(unknown)
     from clipzoo.registry.catalog import resolve
 
     resolve(ref)  # an unknown model or alias: its error before torch is imported

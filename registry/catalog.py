@@ -11,7 +11,7 @@ from clipzoo.core.errors import ModelNotFoundError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from .locks import is_registry_lock
+from .store_index import LINE_TAG, is_registry_lock, not_registered
 from .tracking import configure
 
 CHAMPION = "champion"
@@ -19,7 +19,6 @@ PRIMARY_METRIC_TAG = "clipzoo.primary_metric"
 PRIMARY_VALUE_TAG = "clipzoo.primary_value"
 SHA_TAG = "clipzoo.weights_sha256"
 DOMAIN_TAG = "clipzoo.domain"  # on a registered model: its domain
-LINE_TAG = "clipzoo.line"  # on a registered model: its line ("" for the domain's default line)
 GATE_TAG = "clipzoo.gate_benchmark"  # on a registered model: the benchmark its champion is decided on, if any
 PRIMARY_DATA_TAG = "clipzoo.primary_data_sha256"  # on a version: the held-out manifest its primary metric is from
 # Benchmark results: runs of this experiment, tagged with the version, the benchmark and its manifest's hash.
@@ -74,8 +73,8 @@ def resolve(ref: str, client: MlflowClient | None = None) -> ModelRef:
         name, version = ref.rsplit("/", 1)
     found = _registered(client, name)
     if found is None:
-        known = ", ".join(m.name for m in client.search_registered_models() if not is_registry_lock(m.name)) or "none"
-        raise ModelNotFoundError(f"no registered model {name!r}; registered models: {known}")
+        known = [m.name for m in client.search_registered_models() if not is_registry_lock(m.name)]
+        raise ModelNotFoundError(not_registered(name, known))
     try:
         if alias:
             mv = client.get_model_version_by_alias(found, alias)

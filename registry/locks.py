@@ -17,9 +17,10 @@ from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from .store_index import REGISTRY_LOCK_PREFIX
+
 log = logging.getLogger(__name__)
 
-REGISTRY_LOCK_PREFIX = "clipzoo.lock."
 _EXPIRES_TAG = "clipzoo.lock_expires"
 
 
@@ -42,11 +43,6 @@ def file_lock(folder: Path, name: str, timeout_s: float = 600) -> Iterator[None]
     path = folder / f".{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock"
     with FileLock(str(path), timeout=timeout_s, thread_local=False):
         yield
-
-
-def is_registry_lock(name: str) -> bool:
-    """A registered model that is a held lock, not a model (listings leave it out)."""
-    return name.startswith(REGISTRY_LOCK_PREFIX)
 
 
 def _break_if_stale(client: MlflowClient, lock: str) -> None:

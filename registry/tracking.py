@@ -22,6 +22,7 @@ import mlflow
 from clipzoo.core.errors import InputError
 from mlflow.tracking import MlflowClient
 
+from .home import clipzoo_home, tracking_uri
 from .locks import file_lock, lock_folder, registry_lock
 
 # A checkpoint of several hundred MB goes to a tracking server in one request: MLflow's default 120 s would cut it
@@ -33,16 +34,6 @@ REMOTE_HTTP_DEFAULTS = {
 }
 
 _READY: set[str] = set()  # stores this process has created or opened under the lock
-
-
-def clipzoo_home() -> Path:
-    home = Path(os.environ.get("CLIPZOO_HOME", Path.home() / ".clipzoo")).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
-    return home
-
-
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{clipzoo_home() / 'mlflow.db'}"
 
 
 def artifact_root() -> Path:

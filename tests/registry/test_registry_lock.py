@@ -9,7 +9,8 @@ import time
 import pytest
 from clipzoo.core.errors import ClipzooError
 from clipzoo.registry.catalog import list_models
-from clipzoo.registry.locks import REGISTRY_LOCK_PREFIX, registry_lock
+from clipzoo.registry.locks import registry_lock
+from clipzoo.registry.store_index import REGISTRY_LOCK_PREFIX
 from clipzoo.registry.tracking import configure
 
 

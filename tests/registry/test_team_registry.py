@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import requests
 from clipzoo.registry.catalog import CHAMPION, PRIMARY_VALUE_TAG, SHA_TAG
-from clipzoo.registry.locks import is_registry_lock
 from clipzoo.registry.package import WEIGHTS
+from clipzoo.registry.store_index import is_registry_lock
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, write_spec
