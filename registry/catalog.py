@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from clipzoo.core.errors import ModelNotFoundError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from .store_index import LINE_TAG, is_registry_lock, not_registered
+from .store_index import LINE_TAG, RUN_ID, is_registry_lock, not_registered, split_name_ref
 from .tracking import configure
 
 CHAMPION = "champion"
@@ -25,8 +24,6 @@ PRIMARY_DATA_TAG = "clipzoo.primary_data_sha256"  # on a version: the held-out m
 BENCHMARK_EXPERIMENT = "clipzoo-benchmarks"
 MODEL_NAME_TAG, MODEL_VERSION_TAG = "clipzoo.model_name", "clipzoo.model_version"
 BENCHMARK_TAG, MANIFEST_SHA_TAG = "clipzoo.benchmark", "clipzoo.manifest_sha256"
-
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -60,17 +57,13 @@ def resolve(ref: str, client: MlflowClient | None = None) -> ModelRef:
     client = client or configure()
     if ref.startswith(("runs:/", "models:/")):
         return ModelRef(uri=ref)
-    if _RUN_ID.match(ref):
+    if RUN_ID.match(ref):
         try:
             client.get_run(ref)
         except MlflowException as err:
             raise ModelNotFoundError(f"no run {ref!r} in {client.tracking_uri}") from err
         return ModelRef(uri=f"runs:/{ref}/model")
-    name, alias, version = ref, None, None
-    if "@" in ref:
-        name, alias = ref.split("@", 1)
-    elif "/" in ref:
-        name, version = ref.rsplit("/", 1)
+    name, alias, version = split_name_ref(ref)
     found = _registered(client, name)
     if found is None:
         known = [m.name for m in client.search_registered_models() if not is_registry_lock(m.name)]

@@ -37,10 +37,15 @@ def lock_folder(uri: str, home: Path) -> Path | None:
     return folder
 
 
+def _safe(name: str) -> str:
+    """A lock name usable as a file name and a registered model name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
 @contextlib.contextmanager
 def file_lock(folder: Path, name: str, timeout_s: float = 600) -> Iterator[None]:
     """Hold the lock ``folder/.<name>.lock`` (waiting at most ``timeout_s``)."""
-    path = folder / f".{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock"
+    path = folder / f".{_safe(name)}.lock"
     with FileLock(str(path), timeout=timeout_s, thread_local=False):
         yield
 
@@ -63,7 +68,7 @@ def registry_lock(client: MlflowClient, name: str, timeout_s: float = 600, lease
     model of one name (a unique key in its database, checked inside a transaction), so creating
     ``clipzoo.lock.<name>`` takes the lock and deleting it releases it. A holder killed in between leaves it behind
     for ``lease_s`` seconds; then the next command takes it over. Hold it only for short work (an alias decision)."""
-    lock = REGISTRY_LOCK_PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    lock = REGISTRY_LOCK_PREFIX + _safe(name)
     deadline = time.monotonic() + timeout_s
     while True:
         try:

@@ -15,7 +15,7 @@ from .home import tracking_uri
 
 LINE_TAG = "clipzoo.line"  # on a registered model: its line ("" for the domain's default line)
 REGISTRY_LOCK_PREFIX = "clipzoo.lock."  # a registered model that is a held lock (``locks.registry_lock``)
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")  # a run id, as a model reference
 
 
 def is_registry_lock(name: str) -> bool:
@@ -28,14 +28,23 @@ def not_registered(name: str, known: list[str]) -> str:
     return f"no registered model {name!r}; registered models: {', '.join(known) or 'none'}"
 
 
+def split_name_ref(ref: str) -> tuple[str, str | None, str | None]:
+    """``name``, ``name@alias`` or ``name/version`` as (name, alias, version)."""
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return name, alias, None
+    if "/" in ref:
+        name, version = ref.rsplit("/", 1)
+        return name, None, version
+    return ref, None, None
+
+
 def model_name(ref: str) -> str | None:
     """The registered-model part of a reference (``name``, ``name@alias``, ``name/version``); None for run ids and
     URIs."""
-    if ref.startswith(("runs:/", "models:/")) or _RUN_ID.match(ref):
+    if ref.startswith(("runs:/", "models:/")) or RUN_ID.match(ref):
         return None
-    if "@" in ref:
-        return ref.split("@", 1)[0]
-    return ref.rsplit("/", 1)[0] if "/" in ref else ref
+    return split_name_ref(ref)[0]
 
 
 def unregistered_locally(ref: str) -> str | None:
