@@ -22,6 +22,10 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 RESIZE_MODES = ("shortest", "longest", "squash")  # open_clip's PreprocessCfg.resize_mode
 INTERPOLATIONS = ("bicubic", "bilinear")  # open_clip's PreprocessCfg.interpolation
 INPUT_NOTES = "input_notes"  # extra: how a domain feeds an imported model its inputs, one sentence each (card)
+IMPORTED_FROM = "imported_from"  # extra: the source of an imported (published) checkpoint
+# extra: whose preprocessing an imported checkpoint was published with: "open_clip" converts a picture to RGB after
+# its resize and crop, "transformers" (CLIPProcessor) before them; they differ on pictures with alpha and palettes
+PREPROCESS_LIBRARY = "preprocess_library"
 
 
 @dataclass
@@ -60,6 +64,11 @@ class ModelSpec:
         return self.lock_text and self.unlocked_text_layers == 0
 
     @property
+    def imported(self) -> bool:
+        """A published checkpoint (imported, or adapted from one): fed its own preprocessing, not the domain's."""
+        return bool(self.extra.get(IMPORTED_FROM))
+
+    @property
     def context_length(self) -> int:
         return int(self.model_cfg["text_cfg"].get("context_length", 77))
 
@@ -78,6 +87,11 @@ class ModelSpec:
     @property
     def hf_text_model(self) -> str | None:
         return self.model_cfg["text_cfg"].get("hf_model_name")
+
+    def with_input_notes(self, *notes: str, **extra: Any) -> ModelSpec:
+        """This spec with ``extra`` entries set and ``notes`` added to how its inputs are fed (the card's "Input")."""
+        merged = {**self.extra, **extra, INPUT_NOTES: [*self.extra.get(INPUT_NOTES, []), *notes]}
+        return self.replace(extra=merged)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

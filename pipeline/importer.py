@@ -29,6 +29,7 @@ from typing import Any
 
 import mlflow
 from clipzoo.core.checkpoints import (
+    FORMAT_TRANSFORMERS,
     TEXT_FILES,
     Checkpoint,
     fit_state_dict,
@@ -40,7 +41,7 @@ from clipzoo.core.data import Manifest
 from clipzoo.core.domain import Domain
 from clipzoo.core.errors import InputError
 from clipzoo.core.model import ClipModel, build_model
-from clipzoo.core.spec import ModelSpec
+from clipzoo.core.spec import IMPORTED_FROM, PREPROCESS_LIBRARY, ModelSpec
 from clipzoo.core.text import BUNDLED_PREFIX
 from clipzoo.core.towers import vision_tower
 from clipzoo.core.zoo import HF_HUB, STATE_DICT, ZooEntry
@@ -156,6 +157,7 @@ def _text_files(model_cfg: dict[str, Any], allow_download: bool) -> Iterator[Pat
 
 def _spec(domain: Domain, line: str, ckpt: Checkpoint, source: str) -> ModelSpec:
     pre = ckpt.preprocess
+    transformers = ckpt.format == FORMAT_TRANSFORMERS
     if pre.get("mode", "RGB") != "RGB":
         raise InputError(f"preprocessing mode {pre['mode']!r}: only RGB checkpoints are imported")
     model_cfg = dict(ckpt.model_cfg)
@@ -173,7 +175,7 @@ def _spec(domain: Domain, line: str, ckpt: Checkpoint, source: str) -> ModelSpec
         resize_mode=str(pre.get("resize_mode", "shortest")),
         interpolation=str(pre.get("interpolation", "bicubic")),
         fill_color=int(pre.get("fill_color", 0)),
-        extra={"imported_from": source},
+        extra={IMPORTED_FROM: source, PREPROCESS_LIBRARY: "transformers" if transformers else "open_clip"},
     )
 
 

@@ -34,6 +34,12 @@ def model_card(
         f"mean {list(spec.mean)}, std {list(spec.std)}"
     )
     notes = "".join(f"\n- Input: {note}" for note in spec.extra.get(INPUT_NOTES, []))
+    if spec.imported:
+        notes += (
+            "\n- Input, in two steps: the domain turns a file into an 8-bit RGB picture (above); the checkpoint's "
+            "own preprocessing (open_clip's transform with the preprocessing above, PIL resampling with antialiasing) "
+            "turns that picture into the tensor, exactly as its authors' code does."
+        )
     return f"""# {registered_as or "clipzoo-" + spec.domain}: {spec.name}
 {_source_section(source) if source else ""}
 ## Model

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clipzoo.core.domain import Converter, DemoData, DemoQuery, Domain, ZeroShotTask
+from clipzoo.core.images import checkpoint_pixels
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import CONTRASTIVE, Stage
 from clipzoo.core.text import minilm_text_cfg
@@ -53,9 +54,18 @@ class FashionDomain(Domain):
         return read_product_image(path)
 
     def transform(self, spec: ModelSpec, train: bool) -> Any:
+        if spec.imported and not train:
+            return checkpoint_pixels(spec)
         ratio = float(spec.extra.get("target_ratio", 1.0))
         return product_transform(
             spec.image_size, spec.mean, spec.std, train=train, target_ratio=ratio, interpolation=spec.interpolation
+        )
+
+    def import_spec(self, spec: ModelSpec) -> ModelSpec:
+        """A published checkpoint reads product images through its own preprocessing (no target padding)."""
+        return spec.with_input_notes(
+            "product images as 8-bit RGB, transparent cut-outs composited on white (16-bit greys scaled from their "
+            "stored range), then the checkpoint's own resize and crop (not the domain's target padding)"
         )
 
     def default_spec(self) -> ModelSpec:

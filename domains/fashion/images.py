@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from clipzoo.core.files import open_image
+from clipzoo.core.images import rgb_on_white
 from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
@@ -22,12 +23,7 @@ PAD_FILL = (255, 255, 255)  # catalogue shots are on white; CLIP4Cir pads with b
 
 def read_product_image(path: str | Path) -> Image.Image:
     """Decode a product image to RGB (transparent cut-outs on white), or raise ``InputError`` naming the file."""
-    img = open_image(path)
-    if img.mode in ("RGBA", "LA", "P"):  # transparent product cut-outs go on white, not black
-        rgba = img.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (*PAD_FILL, 255))
-        return Image.alpha_composite(canvas, rgba).convert("RGB")
-    return img.convert("RGB")
+    return rgb_on_white(open_image(path))  # transparent product cut-outs go on white, not black
 
 
 class TargetPad:

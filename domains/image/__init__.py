@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.files import open_image
-from clipzoo.core.images import spec_image_transform
+from clipzoo.core.images import checkpoint_pixels, picture8, spec_image_transform
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.text import minilm_text_cfg
 from PIL import Image, ImageOps
@@ -55,8 +55,9 @@ class DihedralTransform:
 
 
 def read_image(path: str | Path) -> Image.Image:
-    """Decode an image file to RGB, or raise ``InputError`` naming the file and what is wrong with it."""
-    return open_image(path).convert("RGB")
+    """Decode an image file to an 8-bit picture in its own mode (the transforms make it RGB, open_clip's after its
+    resize and crop), or raise ``InputError`` naming the file and what is wrong with it."""
+    return picture8(open_image(path))
 
 
 class ImageDomain(Domain):
@@ -73,7 +74,15 @@ class ImageDomain(Domain):
     def transform(self, spec: ModelSpec, train: bool) -> Any:
         if train and spec.extra.get("train_augment") == "dihedral":
             return DihedralTransform(spec.image_size, spec.mean, spec.std)
+        if spec.imported and not train:
+            return checkpoint_pixels(spec)
         return spec_image_transform(spec, train)
+
+    def import_spec(self, spec: ModelSpec) -> ModelSpec:
+        return spec.with_input_notes(
+            "pictures decoded by Pillow as they are (greys, alpha and palettes handled by the checkpoint's own "
+            "preprocessing), 16-bit greys scaled from their stored range to 8 bits (Pillow alone clips them at 255)"
+        )
 
     def default_spec(self) -> ModelSpec:
         return ModelSpec(

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from clipzoo.core.domain import MULTILABEL, Converter, DemoData, DemoQuery, Domain, ZeroShotTask, ranked_labels
 from clipzoo.core.errors import InputError
+from clipzoo.core.images import checkpoint_pixels
 from clipzoo.core.notes import note
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import Stage
@@ -33,7 +34,7 @@ from .long_text import report_chunks, report_retrieval
 from .reader import SCAN_SUFFIXES, STACK_SEPARATOR, is_nifti, read_scan, stack_keys
 from .scope import scope_warnings, training_scope
 from .soft_loss import LOSS_NAME, medclip_soft_loss
-from .transforms import ScanTransform
+from .transforms import CheckpointScanTransform, ScanTransform
 
 # A small ViT per slice (open_clip VisionTransformer) and the bundled pretrained all-MiniLM-L6-v2 text tower, locked
 # (LiT): the text side already knows "effusion" from "fluid", so held-out prompt wordings land near the reports.
@@ -43,6 +44,12 @@ SMALL_VIT_MINILM = {
     "text_cfg": minilm_text_cfg(context_length=64),
 }
 SCAN_DEFAULTS = {"max_slices": 10, "sampling": "uniform", "windows": ["lung", "mediastinum", "bone"]}
+DISPLAY_NOTE = (
+    "radiographs and slices as a viewer displays them, 8-bit: DICOM through the modality LUT and the file's VOI "
+    "window (MONOCHROME1 inverted); CT without a window in a soft-tissue window (level 40, width 400 HU), MR and "
+    "radiographs without one over their stored range (said in each row's warnings); 8-bit PNGs as they are, 16-bit "
+    "PNGs scaled from their stored range"
+)
 WHEEL_SERIES = ("dicomdirtests", "98892001", "CT5N")
 FINDINGS_GROUP = "findings"
 # RadCLIP's two stages: the per-slice tower on 2D pairs, then slice pooling on volumes with that trunk locked.
@@ -130,8 +137,12 @@ class MedicalDomain(Domain):
     def scope_warnings(self, sample: Any, scope: dict[str, Any]) -> list[str]:
         return scope_warnings(dict(getattr(sample, "meta", {})), scope)
 
-    def transform(self, spec: ModelSpec, train: bool) -> ScanTransform:
+    def transform(self, spec: ModelSpec, train: bool) -> ScanTransform | CheckpointScanTransform:
         scan = {**SCAN_DEFAULTS, **spec.extra.get("scan", {})}
+        if spec.imported and not train:
+            return CheckpointScanTransform(
+                checkpoint_pixels(spec), max_slices=int(scan["max_slices"]), sampling=str(scan["sampling"])
+            )
         return ScanTransform(
             image_size=spec.image_size,
             mean=spec.mean,
@@ -253,8 +264,9 @@ class MedicalDomain(Domain):
         return {_tower.TOWER_NAME: _tower.slice_attention_tower, _tower.MEAN_TOWER_NAME: _tower.slice_mean_tower}
 
     def import_spec(self, spec: ModelSpec) -> ModelSpec:
-        """A published 2D checkpoint reads radiographs and slices as it is, and volumes through mean slice pooling."""
-        return _tower.mean_pooling_spec(spec, SCAN_DEFAULTS)
+        """A published 2D checkpoint reads radiographs and slices as a viewer displays them, through its own
+        preprocessing, and volumes through mean slice pooling."""
+        return _tower.mean_pooling_spec(spec, SCAN_DEFAULTS).with_input_notes(DISPLAY_NOTE)
 
     def losses(self) -> dict[str, Any]:
         return {LOSS_NAME: medclip_soft_loss}  # "loss": "medclip_soft" in a model spec

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from monai.data import MetaTensor
 
-CACHE_VERSION = 3  # 2: localizers and other stacks left out of series; nested study folders; 3: warnings kept
+CACHE_VERSION = 4  # 2: localizers and other stacks left out of series; nested study folders; 3: warnings kept;
+# 4: the display window (VOI, MONOCHROME1, picture depth) kept
 _META_KEYS = (
     "modality",
     "frame",
@@ -28,6 +29,10 @@ _META_KEYS = (
     "warnings",
     "series_description",
     "body_part",
+    "voi",
+    "voi_lut_ignored",
+    "inverted_sum",
+    "picture_depth",
 )
 
 
@@ -95,8 +100,8 @@ class ScanCache:
 
 def _stored(key: str, value: object) -> bool | str | list[str]:
     """A metadata value as ``torch.load(weights_only=True)`` reads it back: a flag, a text, or a list of texts."""
-    if key == "irregular_spacing":
+    if key in ("irregular_spacing", "voi_lut_ignored"):
         return bool(value)
-    if key == "warnings":
+    if key in ("warnings", "voi"):
         return [str(v) for v in value]  # type: ignore[attr-defined]
     return str(value)

@@ -19,11 +19,13 @@ import numpy as np
 import pydicom
 import torch
 from clipzoo.core.errors import ClipzooError, InputError
+from clipzoo.core.images import WIDE_MODES
 from monai.data import MetaTensor, NibabelReader, PILReader
 from monai.transforms import LoadImage, Orientation
 from PIL import Image
 
-from .dicom import PROJECTION_MODALITIES, SeriesReader, pydicom_reason, scan_series
+from .dicom import PROJECTION_MODALITIES, SeriesReader, modality_lut_range, pydicom_reason, scan_series
+from .display import display_meta
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -53,7 +55,13 @@ def _ras(img: MetaTensor) -> MetaTensor:
 
 def _to_grey(img: Image.Image) -> Image.Image:
     """Greyscale radiograph: 16-bit and float images keep their values, colour images become luminance."""
-    return img.convert("F") if img.mode in ("I;16", "I;16B", "I", "F") else img.convert("L")
+    return img.convert("F") if img.mode in WIDE_MODES else img.convert("L")
+
+
+def _display_meta(ds: pydicom.Dataset) -> dict:
+    """The header's VOI window, and for MONOCHROME1 the sum the reader inverted within (see ``.display``)."""
+    inverted = str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1"
+    return display_meta(ds, sum(modality_lut_range(ds)) if inverted else None)
 
 
 def _quiet_load(path: Path, reader) -> MetaTensor:
@@ -77,6 +85,8 @@ def read_dicom_series(folder: Path, key: str | None = None) -> MetaTensor:
     img.meta["warnings"] = list(series.warnings)  # kept with the scan in the cache: the same on every read
     img.meta["series_description"] = series.description
     img.meta["body_part"] = str(series.datasets[0].get("BodyPartExamined", "") or "").upper() if series.datasets else ""
+    if series.datasets:
+        img.meta.update(_display_meta(series.datasets[0]))
     return _ras(img)
 
 
@@ -96,6 +106,7 @@ def read_dicom_file(path: Path) -> MetaTensor:
     img.meta["modality"] = modality
     img.meta["series_description"] = str(header.get("SeriesDescription", "") or "")
     img.meta["body_part"] = str(header.get("BodyPartExamined", "") or "").upper()
+    img.meta.update(_display_meta(header))
     patient_frame = "ImageOrientationPatient" in header and modality not in PROJECTION_MODALITIES
     img.meta["frame"] = "patient" if patient_frame else "pixel"
     return _ras(img) if patient_frame else img
@@ -124,11 +135,14 @@ def read_nifti(path: Path) -> MetaTensor:
 
 
 def read_picture(path: Path) -> MetaTensor:
-    """A PNG/JPEG radiograph as one grey channel, values as stored."""
+    """A PNG/JPEG radiograph as one grey channel, values as stored (``meta["picture_depth"]``: 8, or 16 for wider)."""
     try:
+        with Image.open(path) as header:
+            wide = header.mode in WIDE_MODES
         img = _loader()(path, reader=PILReader(converter=_to_grey))
     except Exception as err:
         raise InputError(f"not a decodable image: {err}", path) from err
+    img.meta["picture_depth"] = "16" if wide else "8"
     img.meta["modality"] = "XR"
     img.meta["frame"] = "pixel"
     return img

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from clipzoo.core.spec import INPUT_NOTES, ModelSpec
+from clipzoo.core.spec import ModelSpec
 from torch import nn
 
 TOWER_NAME = "slice_attention"
@@ -166,8 +166,8 @@ def mean_pooling_spec(spec: ModelSpec, scan_defaults: dict[str, Any]) -> ModelSp
         "volumes (DICOM series, NIfTI): each sampled axial slice through the imported 2D tower, then an untrained "
         "pooling stage, the plain mean of the L2-normalised slice embeddings"
     )
-    extra = {**spec.extra, "scan": dict(scan_defaults), INPUT_NOTES: [*spec.extra.get(INPUT_NOTES, []), note]}
-    return spec.replace(vision_tower=MEAN_TOWER_NAME, vision_tower_args={"chunk_size": 64}, extra=extra)
+    spec = spec.with_input_notes(note, scan=dict(scan_defaults))
+    return spec.replace(vision_tower=MEAN_TOWER_NAME, vision_tower_args={"chunk_size": 64})
 
 
 def collate_scans(items: Sequence[Any]) -> torch.Tensor | dict[str, torch.Tensor]:

@@ -3,6 +3,8 @@
 A volume becomes ``{"volume": [S, C, H, W], "position": [S]}`` (axial slices in radiological display: anterior up,
 patient's right on the left; ``position`` is each slice's relative height in the volume, 0 = most inferior). A 2D
 image becomes ``[C, H, W]``. All slices of a volume are resized in one call (never a Python loop over slices).
+An imported 2D checkpoint instead sees each picture as a viewer displays it, through its own preprocessing
+(:class:`CheckpointScanTransform`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from clipzoo.core.errors import InputError
+from clipzoo.core.images import CheckpointPixels
+from clipzoo.core.notes import note
 from monai.data import MetaTensor
 from monai.transforms import Spacing
 
+from .display import Display, scan_display
 from .intensity import DEFAULT_WINDOWS, to_channels
 
 SAMPLING = ("uniform", "random", "center", "all")
@@ -115,3 +120,36 @@ class ScanTransform:
             for part in np.array_split(idx, max(1, -(-len(idx) // per_chunk)))
         ]
         return {"volume": torch.cat(chunks), "position": position}
+
+
+@dataclass
+class CheckpointScanTransform:
+    """An imported 2D checkpoint's transform: a radiograph, and every sampled axial slice of a volume, as the 8-bit
+    picture a viewer shows (:mod:`.display`: the file's VOI window, MONOCHROME1 inverted, else a default said in
+    the row's warnings), then through the checkpoint's own preprocessing (``core.images.CheckpointPixels``)."""
+
+    pixels: CheckpointPixels
+    max_slices: int = 32
+    sampling: str = "uniform"
+
+    def __call__(self, img: MetaTensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        meta = dict(getattr(img, "meta", {}))
+        data = img.as_tensor() if isinstance(img, MetaTensor) else torch.as_tensor(img)
+        if data.ndim == 3:  # a 2D image [1, X, Y]
+            grey = image_to_chw(data, meta.get("frame", "pixel"))[0].numpy()
+            return self.pixels(self._display(meta, grey)(grey))
+        if data.ndim != 4:
+            raise InputError(f"expected a [1, X, Y, Z] volume or a [1, X, Y] image, got shape {tuple(data.shape)}")
+        depth = data.shape[-1]
+        idx = sample_slices(depth, self.max_slices, self.sampling)
+        display = self._display(meta, data.numpy())  # one window (or range) for the whole scan
+        slices = volume_to_slices(data[..., torch.as_tensor(idx)])[:, 0].numpy()
+        volume = torch.stack([self.pixels(display(grey)) for grey in slices])
+        return {"volume": volume, "position": torch.as_tensor(idx, dtype=torch.float32) / max(depth - 1, 1)}
+
+    @staticmethod
+    def _display(meta: dict[str, Any], intensities: np.ndarray) -> Display:
+        display = scan_display(meta, intensities)
+        if display.warning:
+            note(display.warning)
+        return display

@@ -79,6 +79,13 @@ class PathologyDomain(Domain):
     def transform(self, spec: ModelSpec, train: bool) -> Any:
         return tile_transform(spec, train)
 
+    def import_spec(self, spec: ModelSpec) -> ModelSpec:
+        """A published checkpoint reads H&E tiles as they are, whether files or cut from whole slides."""
+        return spec.with_input_notes(
+            "H&E tiles as 8-bit RGB as they are (16-bit greys scaled from their stored range); tiles cut from whole "
+            "slides (OpenSlide, tifffile) at the slide task's magnification go through the same function as tile files"
+        )
+
     def default_spec(self) -> ModelSpec:
         return ModelSpec(
             name="vit-tiny-minilm-he", domain=self.name, model_cfg=TINY_VIT_MINILM, image_size=64, lock_text=True

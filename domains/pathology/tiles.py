@@ -9,6 +9,7 @@ import openslide
 from clipzoo.core.errors import InputError
 from clipzoo.core.files import require_file
 from clipzoo.core.guards import check_pixels
+from clipzoo.core.images import rgb8
 from PIL import Image, UnidentifiedImageError
 
 from .scope import Tile, as_tile, image_mpp
@@ -54,7 +55,7 @@ def read_tile(path: str | Path) -> Tile:
                     f"is {width}x{height} px, larger than a tile ({MAX_TILE_PX} px): {_as_slide(suffix)}", path
                 )
             img.load()
-            rgb = img.convert("RGB")
+            rgb = rgb8(img)
             mpp = image_mpp(img)
     except UnidentifiedImageError as err:
         raise InputError("not a decodable image (unknown or corrupt format)", path) from err

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import torch
 from albumentations.pytorch import ToTensorV2
+from clipzoo.core.images import CheckpointPixels
 from clipzoo.core.spec import ModelSpec
 
 from .stain import MacenkoNormalize
@@ -29,8 +30,11 @@ class TileTransform:
         return self.pipeline(image=np.asarray(tile))["image"]
 
 
-def tile_transform(spec: ModelSpec, train: bool) -> TileTransform:
-    """The transform of a spec: its ``image_size``, ``mean``/``std`` and ``extra["stain_normalization"]``."""
+def tile_transform(spec: ModelSpec, train: bool) -> TileTransform | CheckpointPixels:
+    """The transform of a spec: its ``image_size``, ``mean``/``std`` and ``extra["stain_normalization"]``. An
+    imported checkpoint evaluates tiles (files, and tiles cut from slides) through its own preprocessing."""
+    if spec.imported and not train:
+        return CheckpointPixels(spec)
     size = spec.image_size
     norm = spec.extra.get("stain_normalization")
     if norm not in STAIN_NORMALIZATIONS:

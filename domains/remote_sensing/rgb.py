@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from affine import Affine
 from clipzoo.core.errors import InputError
-from clipzoo.core.images import spec_image_transform
-from clipzoo.core.spec import INPUT_NOTES, ModelSpec
+from clipzoo.core.images import checkpoint_pixels, rgb8, spec_image_transform
+from clipzoo.core.spec import ModelSpec
 from PIL import Image, UnidentifiedImageError
 
 from .raster import GeoRaster
@@ -42,7 +42,7 @@ def read_picture(path: str | Path) -> GeoRaster:
         raise InputError("file not found", path)
     try:
         with Image.open(path) as img:
-            pixels = np.asarray(img.convert("RGB")).transpose(2, 0, 1)
+            pixels = np.asarray(rgb8(img)).transpose(2, 0, 1)
             driver = str(img.format)
     except (UnidentifiedImageError, OSError) as err:
         raise InputError(f"not an image Pillow can read: {err}", path) from err
@@ -73,8 +73,7 @@ def rgb_spec(spec: ModelSpec) -> ModelSpec:
         f"Sentinel-2 scenes as true colour: {', '.join(TRUE_COLOUR_BANDS)} reflectance (DN / 10000) x "
         f"{TRUE_COLOUR_GAIN}, clipped to [0, 1], 8-bit (Sentinel Hub's true-colour rendering)",
     ]
-    extra = {**spec.extra, RGB_KEY: config, INPUT_NOTES: [*spec.extra.get(INPUT_NOTES, []), *notes]}
-    return spec.replace(extra=extra)
+    return spec.with_input_notes(*notes, **{RGB_KEY: config})
 
 
 def true_colour(
@@ -113,7 +112,7 @@ class RGBTransform:
         config = rgb_config(spec) or {}
         self.gain = float(config.get("gain", TRUE_COLOUR_GAIN))
         self.bands = tuple(config.get("true_colour_bands", TRUE_COLOUR_BANDS))
-        self.image = spec_image_transform(spec, train)
+        self.image = checkpoint_pixels(spec) if spec.imported and not train else spec_image_transform(spec, train)
 
     def __call__(self, sample: SensorSample) -> torch.Tensor:
         return self.image(rgb_image(sample, self.gain, self.bands))

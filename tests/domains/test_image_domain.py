@@ -15,12 +15,19 @@ def test_domain_is_discovered_through_entry_points():
     assert domain.name == "image" and domain.default_spec().domain == "image"
 
 
-@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK"])
-def test_any_pil_mode_reads_as_rgb(mode, tmp_path):
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
+def test_any_pil_mode_reads_as_an_8_bit_picture_the_transform_makes_rgb(mode, tmp_path):
+    """The read keeps the picture's own mode (open_clip resizes it so, then converts to RGB); 16 bits become 8."""
     path = tmp_path / f"x-{mode}.png" if mode != "CMYK" else tmp_path / "x.jpg"
-    Image.fromarray(np.full((10, 12, 3), 200, np.uint8)).convert(mode).save(path)
-    img = get_domain("image").read(path)
-    assert img.mode == "RGB" and img.size == (12, 10)
+    picture = Image.fromarray(np.full((10, 12, 3), 200, np.uint8)).convert(mode if mode != "I;16" else "L")
+    if mode == "I;16":
+        picture = Image.fromarray(np.arange(120, dtype=np.uint16).reshape(10, 12) * 500)
+    picture.save(path)
+    domain = get_domain("image")
+    img = domain.read(path)
+    assert img.size == (12, 10) and img.mode == ("L" if mode == "I;16" else mode)
+    spec = domain.default_spec()
+    assert domain.transform(spec, train=False)(img).shape == (3, spec.image_size, spec.image_size)
 
 
 def test_bad_files_are_named(tmp_path):
