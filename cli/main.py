@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     zl.add_argument("--domain")
     zl.add_argument("--folder", help="a folder where weight files were put by hand")
 
-    p = sub.add_parser("eval", help="zero-shot evaluation of a registered model on a manifest or a benchmark")
+    p = sub.add_parser("eval", help="evaluate a registered model on a manifest or a benchmark (adapted: by its head)")
     p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
     p.add_argument("--data", required=True, help="held-out manifest, or 'demo'; with --benchmark, the published folder")
     p.add_argument("--benchmark", help="a standard benchmark of the model's domain (clipzoo leaderboard lists them)")
@@ -392,6 +392,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     domain, report = evaluate_registered(args.model, args.data)
     _print_metrics(domain, report.metrics)
+    for note in report.notes:  # an adapted model: which numbers its head gives
+        print(f"scored by: {note}")
     return 0
 
 
@@ -401,6 +403,7 @@ def _eval_benchmark(args: argparse.Namespace) -> int:
     result = evaluate_on_benchmark(args.model, args.benchmark, args.data)
     bench = result.benchmark
     print(f"{bench.title} ({bench.name}): {result.model} on {result.rows} rows, manifest {result.manifest_sha256[:16]}")
+    print(f"  scored by: {result.report.note or result.report.scored_by}")
     for key in sorted(result.report.metrics):
         mark = "  <- " + bench.metric if key == bench.metric else ""
         print(f"  {key:36s} {result.report.metrics[key]:.4f}{mark}")
@@ -430,7 +433,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         print(f"{bench.domain} / {bench.name}: {bench.title}  [{bench.metric}; {where}]")
         for e in board.entries:
             value = f"{e.value:.4f}" if e.value is not None else "-"
-            mark = f"published ({e.source})" if e.published else e.source
+            mark = f"published ({e.source})" if e.published else f"{e.source} ({e.scored_by})"
             print(f"  {e.model:40s} {value:>8s}  {mark}")
     if run_id:
         print(f"logged as the MLflow table leaderboard.json of run {run_id}")

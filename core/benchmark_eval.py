@@ -1,5 +1,8 @@
 """Evaluate a model on a converted benchmark manifest: the tasks core knows (classification, multilabel, retrieval),
-and the domain's evaluators for the others (composed retrieval, slides)."""
+and the domain's evaluators for the others (composed retrieval, slides).
+
+An adapted model scores a classification benchmark whose classes are all among its head's with that head, restricted
+to the benchmark's classes; anything else is scored zero-shot, and the report says which (``scored_by``, ``note``)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .adapt.head import AdaptedHead
+from .adapt.heldout import ADAPTED, ZERO_SHOT
 from .benchmark import CLASSIFICATION, MULTILABEL, RETRIEVAL, Benchmark
 from .data import Manifest
 from .domain import Domain
@@ -29,6 +34,8 @@ class BenchmarkReport:
     confusion: tuple[np.ndarray, list[str]] | None = None
     per_class: dict[str, float] = field(default_factory=dict)  # accuracy or AUROC of each class
     recall_curve: dict[int, float] = field(default_factory=dict)  # retrieval: R@K by K
+    scored_by: str = ZERO_SHOT  # or ADAPTED: an adapted model's head gave the numbers
+    note: str | None = None  # an adapted model's: how its head was (not) used
 
 
 def benchmark_pack(benchmark: Benchmark, manifest: Manifest) -> PromptPack:
@@ -49,13 +56,18 @@ def benchmark_pack(benchmark: Benchmark, manifest: Manifest) -> PromptPack:
 
 
 def evaluate_classification(clip: ClipModel, features: torch.Tensor, manifest: Manifest, pack: PromptPack,
-                            column: str) -> BenchmarkReport:  # fmt: skip
+                            column: str, head: AdaptedHead | None = None) -> BenchmarkReport:  # fmt: skip
+    """Top-1 (top-5 beyond five classes), balanced accuracy, per-class accuracy; zero-shot with the pack's prompts,
+    or with an adapted ``head`` restricted to the pack's classes (all of them among the head's)."""
     labels = [str(v) for v in manifest.column(column)]
     unknown = sorted(set(labels) - set(pack.classes))
     if unknown:
         raise InputError(f"labels {unknown[:10]} of column {column!r} are not benchmark classes", manifest.source)
     names = pack.class_names
-    logits = features @ classifier_weights(clip, pack).T
+    if head is None:
+        logits = features @ classifier_weights(clip, pack).T
+    else:
+        logits = head.logits(features)[:, [head.classes.index(c) for c in names]]
     targets = np.array([names.index(lb) for lb in labels])
     preds = logits.argmax(1).numpy()
     ks = (1, 5) if len(names) > 5 else (1,)
@@ -107,14 +119,31 @@ def evaluate_retrieval(clip: ClipModel, features: torch.Tensor, manifest: Manife
     return BenchmarkReport(metrics, recall_curve={k: metrics[f"R@{k}"] for k in ks})
 
 
+def head_for(
+    head: AdaptedHead | None, benchmark: Benchmark, pack: PromptPack | None
+) -> tuple[AdaptedHead | None, str | None]:
+    """The adapted head that scores ``benchmark`` (None: zero-shot) and a note of how it is (not) used (None: the
+    model is not adapted). ``pack``: a classification benchmark's classes."""
+    if head is None:
+        return None, None
+    if benchmark.task != CLASSIFICATION or pack is None:
+        return None, f"zero-shot: the adapted head ({head.describe()}) scores classification benchmarks only"
+    outside = [c for c in pack.class_names if c not in head.classes]
+    if outside:
+        more = f" and {len(outside) - 10} more" if len(outside) > 10 else ""
+        return None, f"zero-shot: benchmark classes outside the adapted classes ({', '.join(outside[:10])}{more})"
+    return head, f"adapted: {head.describe()}, restricted to the benchmark's {len(pack.class_names)} classes"
+
+
 def evaluate_benchmark(clip: ClipModel, domain: Domain, benchmark: Benchmark, manifest: Manifest) -> BenchmarkReport:
-    """``benchmark`` on its converted ``manifest``; the report's metrics hold ``benchmark.metric``."""
+    """``benchmark`` on its converted ``manifest``; the report's metrics hold ``benchmark.metric``. An adapted model
+    scores a classification benchmark of its classes with its head (see the module doc)."""
+    pack = benchmark_pack(benchmark, manifest) if benchmark.task == CLASSIFICATION else None
+    head, note = head_for(clip.head, benchmark, pack)
     if benchmark.task in (CLASSIFICATION, MULTILABEL, RETRIEVAL):
         features = encode_manifest(clip, domain, manifest)
         if benchmark.task == CLASSIFICATION:
-            report = evaluate_classification(
-                clip, features, manifest, benchmark_pack(benchmark, manifest), benchmark.label_column
-            )
+            report = evaluate_classification(clip, features, manifest, pack, benchmark.label_column, head)
         elif benchmark.task == MULTILABEL:
             report = evaluate_multilabel(clip, features, manifest, benchmark)
         else:
@@ -126,4 +155,5 @@ def evaluate_benchmark(clip: ClipModel, domain: Domain, benchmark: Benchmark, ma
         report = evaluators[benchmark.task](clip, benchmark, manifest)
     if benchmark.metric not in report.metrics:
         raise InputError(f"benchmark {benchmark.name!r}: its metric {benchmark.metric!r} was not produced")
+    report.scored_by, report.note = (ADAPTED if head is not None else ZERO_SHOT), note
     return report

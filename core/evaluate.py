@@ -1,4 +1,5 @@
-"""Evaluate a model on a held-out manifest: the domain's zero-shot tasks and image<->text retrieval."""
+"""Evaluate a model on a held-out manifest: the domain's zero-shot tasks and image<->text retrieval, and an adapted
+model's few-shot head on the rows of the classes it adapted (``clipzoo.core.adapt.heldout``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .adapt.heldout import head_label_set, score_head
 from .batch import move_to
 from .data import Manifest, ManifestDataset, collate_with
 from .domain import CLASSIFICATION, Domain, ZeroShotTask
@@ -22,6 +24,7 @@ from .zeroshot import PromptPack, class_probabilities, classifier_weights, encod
 class EvalReport:
     metrics: dict[str, float] = field(default_factory=dict)
     confusion: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # which numbers an adapted head gives (none: all zero-shot)
 
 
 @torch.no_grad()
@@ -114,4 +117,29 @@ def evaluate(
     if "caption" in manifest.frame.columns:
         report.metrics.update(evaluate_retrieval(clip, features, manifest.captions()))
     report.metrics.update(domain.extra_metrics(clip, manifest, features))
+    if clip.head is not None:
+        evaluate_head(clip, domain, manifest, features, report)
     return report
+
+
+def evaluate_head(clip: ClipModel, domain: Domain, manifest: Manifest, features: torch.Tensor,
+                  report: EvalReport) -> None:  # fmt: skip
+    """An adapted model's head on the held-out rows of its classes, as ``clipzoo adapt --heldout`` scored it (the
+    same ``adapted_<column>_*`` and ``zero_shot_<column>_*`` metrics), into ``report`` with a note of what it
+    scored; every other metric stays zero-shot."""
+    head = clip.head
+    labels = head_label_set(domain, head)
+    if labels.column not in manifest.frame.columns:
+        report.notes.append(f"the adapted head ({head.describe()}) is not scored: no column {labels.column!r}; "
+                            "every metric is zero-shot")  # fmt: skip
+        return
+    values = set(labels.labels(manifest))
+    if not values & set(head.classes):
+        report.notes.append(f"the adapted head ({head.describe()}) is not scored: no row of its classes "
+                            f"({', '.join(head.classes)}); every metric is zero-shot")  # fmt: skip
+        return
+    scores = score_head(head, features, labels, manifest)
+    report.metrics.update(scores.metrics)
+    if scores.confusion is not None:
+        report.confusion[f"adapted_{labels.column}"] = scores.confusion
+    report.notes.append(f"{scores.note(head)}; every other metric zero-shot")

@@ -5,6 +5,10 @@ The published folder is converted once by the benchmark's converter and the mani
 folder, keyed by the folder's listing (paths, sizes, modification times) and the converter's options. Each result
 carries the manifest's content hash (rows and labels, with paths relative to the data folder, so the same data
 elsewhere hashes the same): results on different hashes of one benchmark are never compared or shown in one column.
+
+An adapted version scores a classification benchmark of its classes with its few-shot head (``core.benchmark_eval``);
+each run's ``clipzoo.scored_by`` tag says whether the head (``adapted``) or zero-shot prompts gave its numbers, and
+``clipzoo.scoring_note`` how an adapted version's head was (not) used.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from clipzoo.registry.package import load_package
 from clipzoo.registry.scratch import scratch
 from clipzoo.registry.tracking import clipzoo_home, configure, experiment_for
 
-from .evaluate import mlflow_metric_name
+from .evaluate import SCORED_BY_TAG, SCORING_NOTE_TAG, mlflow_metric_name
 
 MANIFEST = "manifest.csv"
 EXPERIMENT = BENCHMARK_EXPERIMENT.removeprefix("clipzoo-")  # experiment_for's name for it
@@ -175,7 +179,10 @@ def evaluate_on_benchmark(ref: str, benchmark_name: str, data: str | Path) -> Be
         "clipzoo.domain": domain.name,
         "clipzoo.version": version("clipzoo"),
         "clipzoo.metric": benchmark.metric,
+        SCORED_BY_TAG: report.scored_by,
     }
+    if report.note:
+        tags[SCORING_NOTE_TAG] = report.note[:5000]
     with mlflow.start_run(run_name=f"{benchmark.name} {model}", tags=tags) as run:
         finite = {k: v for k, v in report.metrics.items() if np.isfinite(v)}
         mlflow.log_metrics({mlflow_metric_name(k).replace("/", "_"): v for k, v in finite.items()})

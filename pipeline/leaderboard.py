@@ -2,7 +2,8 @@
 
 One board per benchmark and converted-manifest hash: results on different manifests of one benchmark (another
 split, another release, a subset) are never put in one column. A version measured twice on the same manifest shows
-its newest result.
+its newest result. A measured entry says whether an adapted version's head (``adapted``) or zero-shot prompts gave
+its number (runs logged before the tag existed were all zero-shot).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from dataclasses import dataclass, field
 
 import mlflow
 import pandas as pd
+from clipzoo.core.adapt.heldout import ZERO_SHOT
 from clipzoo.core.benchmark import Benchmark
 from clipzoo.core.domain import available_domains, get_domain
 from clipzoo.registry.catalog import BENCHMARK_TAG, MANIFEST_SHA_TAG, MODEL_NAME_TAG, MODEL_VERSION_TAG
 from clipzoo.registry.tracking import experiment_for
 
 from .benchmark import EXPERIMENT, benchmark_runs
-from .evaluate import mlflow_metric_name
+from .evaluate import SCORED_BY_TAG, mlflow_metric_name
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Entry:
     value: float | None
     published: bool = False
     source: str | None = None  # the paper (anchors) or the MLflow run id (measured here)
+    scored_by: str | None = None  # measured here: "adapted" (an adapted version's head) or "zero-shot"
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Board:
         return [
             {"benchmark": self.benchmark.name, "domain": self.benchmark.domain, "metric": self.benchmark.metric,
              "manifest_sha256": self.manifest_sha256, "model": e.model, "value": e.value, "published": e.published,
-             "source": e.source}
+             "source": e.source, "scored_by": e.scored_by}
             for e in self.entries
         ]  # fmt: skip
 
@@ -63,7 +66,9 @@ def leaderboard(domain: str | None = None, benchmark: str | None = None) -> list
             if tags.get(BENCHMARK_TAG) != bench.name:
                 continue
             seen = by_manifest.setdefault(tags.get(MANIFEST_SHA_TAG, "?"), {})
-            seen.setdefault(model, Entry(model, run["metrics"].get(key), source=f"run {run['run_id']}"))
+            scored_by = tags.get(SCORED_BY_TAG, ZERO_SHOT)
+            seen.setdefault(model, Entry(model, run["metrics"].get(key), source=f"run {run['run_id']}",
+                                         scored_by=scored_by))  # fmt: skip
         anchors = [Entry(a.model, a.value, published=True, source=a.source) for a in bench.anchors]
         for sha, measured in by_manifest.items() or [(None, {})]:
             ranked = sorted(measured.values(), key=lambda e: -(e.value if e.value is not None else float("-inf")))

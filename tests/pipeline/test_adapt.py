@@ -165,3 +165,51 @@ def test_label_columns_take_the_domains_prompts_and_a_finding_adapts_as_present_
     gloss = label_set(sign, Manifest.read(glosses, require_caption=False), "gloss")
     assert not gloss.binary and gloss.pack.class_names == ["BOOK", "HOUSE"]
     assert gloss.pack.templates == sign.label_templates()
+
+
+def _metric_lines(stdout: str) -> dict[str, str]:
+    """The ``  name value`` lines of a command's output, by name (the printed value, four decimals)."""
+    pairs = (line.split() for line in stdout.splitlines() if line.startswith("  "))
+    return {p[0]: p[1] for p in pairs if len(p) == 2}
+
+
+def test_eval_of_an_adapted_line_scores_its_head_as_adapt_heldout_did(
+    registered_image_model, image_demo, tmp_path, capsys
+):
+    from clipzoo.pipeline.evaluate import evaluate_registered
+    from clipzoo.registry.catalog import PRIMARY_METRIC_TAG, PRIMARY_VALUE_TAG
+    from clipzoo.registry.tracking import configure
+
+    train = pd.read_csv(image_demo.train)
+    picked = train[train["shape"].isin(["circle", "square", "star"])].groupby("shape").sample(n=3, random_state=2)
+    shots = tmp_path / "shots.csv"
+    picked.assign(path=[str(Path(image_demo.train).parent / p) for p in picked["path"]]).to_csv(shots, index=False)
+    rows = pd.read_csv(image_demo.heldout).iloc[:30]
+    heldout = tmp_path / "val.csv"
+    rows.assign(path=[str(Path(image_demo.heldout).parent / p) for p in rows["path"]]).to_csv(heldout, index=False)
+    ours = int(rows["shape"].isin(["circle", "square", "star"]).sum())
+
+    adapted = clipzoo_inprocess(capsys, "adapt", "clipzoo-image", "--shots", str(shots), "--label-column", "shape",
+                                "--method", "gda", "--heldout", str(heldout), "--name", "eval-gda")  # fmt: skip
+    assert adapted.returncode == 0, adapted.stderr
+    reported = _metric_lines(adapted.stdout)
+    head_keys = {f"{w}_shape_{m}" for w in ("adapted", "zero_shot") for m in ("top1", "balanced_accuracy")}
+    assert head_keys <= set(reported)
+
+    evaluated = clipzoo_inprocess(capsys, "eval", "image-eval-gda", "--data", str(heldout))
+    assert evaluated.returncode == 0, evaluated.stderr
+    printed = _metric_lines(evaluated.stdout)
+    assert {k: printed[k] for k in head_keys} == {k: reported[k] for k in head_keys}
+    assert {"shape_top1", "colour_top1", "text_to_image_R@1"} <= set(printed), "the other tasks: zero-shot"
+    assert (f"scored by: adapted_shape_*: gda adapted on 3 shots per class on the {ours} held-out rows of its classes "
+            f"(circle, square, star); {30 - ours} rows of other classes left out") in evaluated.stdout  # fmt: skip
+    assert "every other metric zero-shot" in evaluated.stdout
+
+    ref = resolve("image-eval-gda")
+    tags = configure().get_model_version(ref.name, ref.version).tags
+    assert tags[PRIMARY_METRIC_TAG] == "adapted_shape_top1"
+    _, report = evaluate_registered("image-eval-gda", heldout)
+    assert report.metrics["adapted_shape_top1"] == float(tags[PRIMARY_VALUE_TAG]), "the same number, not a close one"
+
+    source = clipzoo_inprocess(capsys, "eval", "clipzoo-image", "--data", str(heldout))
+    assert "scored by" not in source.stdout and not any(k.startswith("adapted_") for k in _metric_lines(source.stdout))

@@ -175,3 +175,51 @@ def _shots(image_demo, folder: Path) -> Path:
     out = folder / "shots.csv"
     frame[["path", "shape"]].to_csv(out, index=False)
     return out
+
+
+def test_a_benchmark_eval_of_an_adapted_line_scores_its_head_on_the_head_classes(
+    registered_image_model, image_demo, shapes_benchmark, monkeypatch, tmp_path, capsys
+):
+    domain = get_domain("image")
+    wider = Benchmark(name="shapes-7", domain="image", title="Shapes-7", task="classification", layout="shapes",
+                      metric="top1", source="tests", label_column="shape", classes={**SHAPES, "heart": ["heart"]},
+                      templates=("a photo of a {}.",))  # fmt: skip
+    monkeypatch.setattr(type(domain), "benchmarks", lambda self: [shapes_benchmark, wider])
+    folder = _published_folder(image_demo, tmp_path / "shapes", slice(0, 30))
+    adapt = clipzoo_inprocess(capsys, "adapt", "clipzoo-image/1", "--shots", str(_shots(image_demo, tmp_path)),
+                              "--label-column", "shape", "--method", "gda", "--name", "bench-head")  # fmt: skip
+    assert adapt.returncode == 0, adapt.stderr
+    gate = clipzoo_inprocess(capsys, "models", "gate", "image-bench-head", "--benchmark", "shapes-6")
+    assert gate.returncode == 0, gate.stderr
+
+    printed = {}
+    for model in ("clipzoo-image/1", "image-bench-head/1"):
+        for bench in ("shapes-6", "shapes-7"):
+            proc = clipzoo_inprocess(capsys, "eval", model, "--benchmark", bench, "--data", str(folder))
+            assert proc.returncode == 0, proc.stderr
+            printed[model, bench] = proc.stdout
+    assert "  scored by: zero-shot\n" in printed["clipzoo-image/1", "shapes-6"]
+    head_run = printed["image-bench-head/1", "shapes-6"]
+    assert "  scored by: adapted: gda adapted on 3 shots per class, restricted to the benchmark's 6 classes" in head_run
+    assert "clipzoo-image-bench-head version 1 is champion on shapes-6" in head_run, "the gate took the head's number"
+    assert ("  scored by: zero-shot: benchmark classes outside the adapted classes (heart)"
+            in printed["image-bench-head/1", "shapes-7"])  # fmt: skip
+
+    clip = load_clip("image-bench-head/1")
+    manifest_file = tmp_path / "rows.csv"
+    labels = pd.read_csv(folder / "labels.csv")
+    pd.DataFrame({"path": labels["file"], "shape": labels["label"]}).to_csv(manifest_file, index=False)
+    features = encode_manifest(clip, domain, Manifest.read(manifest_file, require_caption=False))
+    logits = clip.head.logits(features)[:, [clip.head.classes.index(c) for c in SHAPES]]
+    truth = np.array([list(SHAPES).index(s) for s in labels["label"]])
+    head_accuracy = float((logits.argmax(1).numpy() == truth).mean())
+
+    rows = [r for r in _leaderboard(capsys) if not r["published"]]
+    adapted = {r["benchmark"]: r for r in rows if r["model"] == "clipzoo-image-bench-head/1"}
+    source = {r["benchmark"]: r for r in rows if r["model"] == "clipzoo-image/1"
+              and r["manifest_sha256"] == adapted[r["benchmark"]]["manifest_sha256"]}  # fmt: skip
+    assert adapted["shapes-6"]["scored_by"] == "adapted" and source["shapes-6"]["scored_by"] == "zero-shot"
+    assert adapted["shapes-6"]["value"] == pytest.approx(head_accuracy, abs=1e-9)
+    assert adapted["shapes-6"]["value"] != source["shapes-6"]["value"], "the head, not the zero-shot prompts"
+    assert adapted["shapes-7"]["scored_by"] == "zero-shot"
+    assert adapted["shapes-7"]["value"] == pytest.approx(source["shapes-7"]["value"], abs=1e-9)
