@@ -15,6 +15,7 @@ Nothing here downloads: every function reads local files; weights are read with 
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,15 +71,19 @@ def default_preprocess(image_size: Any = 224) -> dict[str, Any]:
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Weights of a file: safetensors, or torch with ``weights_only=True``; unwraps ``state_dict``/``model``
-    wrappers (training checkpoints) and strips ``module.`` prefixes (DataParallel / DDP)."""
+    wrappers (training checkpoints) and strips ``module.`` prefixes (DataParallel / DDP).
+
+    The tensors are memory-mapped from the file (safetensors, and torch's zip format: ``torch.load(mmap=True)``), not
+    read into memory: a tensor's pages are read when it is used, so a checkpoint converts tensor by tensor and loads
+    into a model with ``assign=True`` without a second copy. A legacy (pre-zip) torch file is read whole."""
     path = Path(path)
     if not path.is_file():
         raise InputError("weights file not found", path)
     if path.suffix == ".safetensors":
-        state: Any = load_file(str(path))
+        state: Any = load_file(str(path))  # memory-mapped (safetensors' default backend)
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
         except Exception as err:  # pickle errors name the refused global; the file is not a plain state dict
             raise InputError(f"not a weights-only torch checkpoint ({err})", path) from err
     while isinstance(state, dict):
@@ -106,7 +111,7 @@ def fit_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> di
         if key in state and param is not None and param.ndim != state[key].ndim:
             state[key] = state[key].reshape(param.shape)
     if "logit_bias" not in state and getattr(model, "logit_bias", None) is not None:
-        state["logit_bias"] = torch.zeros_like(model.logit_bias)
+        state["logit_bias"] = torch.zeros(model.logit_bias.shape, dtype=model.logit_bias.dtype)  # model may be meta
     state.pop("text.transformer.embeddings.position_ids", None)
     return state
 

@@ -40,7 +40,7 @@ from clipzoo.core.checkpoints import (
 from clipzoo.core.data import Manifest
 from clipzoo.core.domain import Domain
 from clipzoo.core.errors import InputError
-from clipzoo.core.model import ClipModel, build_model
+from clipzoo.core.model import ClipModel, assign_state_dict, build_model
 from clipzoo.core.spec import IMPORTED_FROM, PREPROCESS_LIBRARY, ModelSpec
 from clipzoo.core.text import BUNDLED_PREFIX
 from clipzoo.core.towers import vision_tower
@@ -182,7 +182,11 @@ def _spec(domain: Domain, line: str, ckpt: Checkpoint, source: str) -> ModelSpec
 def _build(spec: ModelSpec, ckpt: Checkpoint, text_dir: Path | None, domain: Domain) -> ClipModel:
     """The spec's open_clip model (text tower and tokenizer read from ``text_dir``) with the checkpoint's weights,
     loaded strictly: a checkpoint that does not fit its architecture fails here, naming the keys. The domain's
-    ``import_spec`` then adapts the loaded model (its vision tower wraps the imported one, weights kept)."""
+    ``import_spec`` then adapts the loaded model (its vision tower wraps the imported one, weights kept).
+
+    The model is made without weights (``empty=True``) and takes the checkpoint's tensors as they are read
+    (memory-mapped, ``assign``): one copy of the weights in memory, not the file's plus the model's. The checkpoint's
+    ``state_dict`` is emptied."""
     build_spec = spec
     if text_dir is not None:
         cfg = {**spec.model_cfg, "text_cfg": dict(spec.model_cfg["text_cfg"])}
@@ -190,12 +194,14 @@ def _build(spec: ModelSpec, ckpt: Checkpoint, text_dir: Path | None, domain: Dom
             if cfg["text_cfg"].get(key):
                 cfg["text_cfg"][key] = str(text_dir)
         build_spec = spec.replace(model_cfg=cfg)
-    clip = build_model(build_spec, load_text_weights=False)
+    clip = build_model(build_spec, empty=True)
     state = fit_state_dict(clip.model, ckpt.state_dict)
+    ckpt.state_dict = {}  # the model holds what it needs: a tensor cast or converted on the way is freed with it
     try:
-        clip.model.load_state_dict(state, strict=True)
+        assign_state_dict(clip.model, state, strict=True)
     except RuntimeError as err:
         raise InputError(f"the checkpoint does not fit its open_clip architecture: {err}") from err
+    del state
     adapted = domain.import_spec(spec)
     if adapted.vision_tower != spec.vision_tower:
         vision_tower(adapted)(clip.model, adapted)

@@ -111,7 +111,9 @@ def packaged_text(spec: ModelSpec, folder: Path) -> ModelSpec:
 
 
 def load_package(folder: str | Path) -> ClipModel:
-    """Verify checksums, rebuild the model from its spec and load its safetensors weights."""
+    """Verify checksums, rebuild the model from its spec and load its safetensors weights: memory-mapped and made the
+    model's own (``build_model(empty=True)`` + ``load_weights(assign=True)``), so the weights are in memory once, as
+    the pages of the file that are used (a write to them makes a private copy: the file never changes)."""
     folder = Path(folder)
     if not (folder / SPEC).is_file():
         raise InputError(f"not a clipzoo model folder (no {SPEC})", folder)
@@ -120,9 +122,9 @@ def load_package(folder: str | Path) -> ClipModel:
     from clipzoo.core.domain import get_domain
 
     get_domain(spec.domain)  # imports the domain, which registers its towers
-    clip = build_model(packaged_text(spec.replace(pretrained=None), folder), load_text_weights=False)
+    clip = build_model(packaged_text(spec.replace(pretrained=None), folder), empty=True)
     clip.spec = spec
-    load_weights(clip.model, folder / WEIGHTS)
+    load_weights(clip.model, folder / WEIGHTS, assign=True)
     clip.model.eval()
     clip.head = AdaptedHead.load(folder)
     clip.weights_sha256 = sums[WEIGHTS]
