@@ -22,6 +22,7 @@ from torch.overrides import TorchFunctionMode
 
 from .adapt.head import AdaptedHead
 from .errors import InputError
+from .ood import EmbeddingStats
 from .spec import ModelSpec
 from .text import build_tokenizer, lock_text_tower, resolve_model_cfg
 from .towers import vision_tower
@@ -31,13 +32,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ClipModel:
-    """An open_clip model with the tokenizer and spec it was built from, and its few-shot classifier head when it
-    was adapted (``clipzoo adapt``)."""
+    """An open_clip model with the tokenizer and spec it was built from, its few-shot classifier head when it was
+    adapted (``clipzoo adapt``), and the statistics of its held-out embeddings when it was registered with some."""
 
     model: nn.Module
     tokenizer: object
     spec: ModelSpec
     head: AdaptedHead | None = None
+    ood: EmbeddingStats | None = None  # held-out embedding statistics, for "unlike anything evaluated on" warnings
     weights_sha256: str | None = None  # of the registered weights file, when loaded from the registry
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:

@@ -140,7 +140,20 @@ class Predictor:
             check_deadline()  # between batches
             batch = move_to(self.domain.collate(tensors[i : i + self.batch_size]), self.device)
             chunks.append(self.clip.model.encode_image(batch, normalize=True).float().cpu())
-        return torch.cat(chunks), errors
+        features = torch.cat(chunks)
+        self._flag_unfamiliar([it for it, err in zip(items, errors, strict=True) if err is None], features)
+        return features, errors
+
+    def _flag_unfamiliar(self, items: Sequence[InputItem], features: torch.Tensor) -> None:
+        """A warning in the row of each input whose embedding lies beyond the version's held-out statistics."""
+        stats = self.clip.ood
+        if stats is None:
+            return
+        for item, distance in zip(items, stats.distances(features).tolist(), strict=True):
+            warning = stats.warning(distance)
+            if warning is not None:
+                with reading(item.name):
+                    note(warning)
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised text embeddings, in batches."""

@@ -14,6 +14,8 @@ from clipzoo.registry.package import library_versions, sha256_file
 from clipzoo.registry.publish import Published, publish
 from clipzoo.registry.tracking import registered_name
 
+from .embedding_stats import heldout_stats
+
 # An imported checkpoint's card: the domain's own limitations describe its demo training data, not these weights.
 IMPORTED_LIMITATIONS = (
     "The published weights, unchanged: what they were trained on and validated for is in the source's model card and "
@@ -48,6 +50,7 @@ def register(
     ``source``: where an imported checkpoint came from, for its card; ``text_dir``: HF text files to package;
     ``example``: the smoke prediction (default ``smoke_example``); ``primary_metric``: the line's champion metric
     (default the domain's)."""
+    clip.ood = heldout_stats(clip, domain, heldout) or clip.ood  # an adapted version keeps its source's
     card = model_card(
         clip.spec,
         data_info,

@@ -1,5 +1,6 @@
 """The folder a registered model is made of: safetensors weights, spec, model card, checksums, versions, and an
-adapted model's few-shot head (``adapter.safetensors`` + ``adapter.json``).
+adapted model's few-shot head (``adapter.safetensors`` + ``adapter.json``), and the held-out embedding statistics of
+its out-of-distribution warnings (``ood.safetensors`` + ``ood.json``).
 
 Like a MONAI bundle's ``metadata.json``, the versions of everything the model was trained with travel with it.
 """
@@ -17,6 +18,7 @@ from clipzoo.core.adapt import AdaptedHead
 from clipzoo.core.checkpoints import TEXT_FILES
 from clipzoo.core.errors import ChecksumError, InputError
 from clipzoo.core.model import ClipModel, build_model, load_weights, save_weights
+from clipzoo.core.ood import EmbeddingStats
 from clipzoo.core.spec import ModelSpec
 
 WEIGHTS = "weights.safetensors"
@@ -67,8 +69,9 @@ def write_package(
     clip.spec.save(folder / SPEC)
     (folder / CARD).write_text(card)
     sums = {WEIGHTS: sha256_file(folder / WEIGHTS), SPEC: sha256_file(folder / SPEC)}
-    if clip.head is not None:
-        sums.update({name: sha256_file(folder / name) for name in clip.head.save(folder)})
+    for part in (clip.head, clip.ood):
+        if part is not None:
+            sums.update({name: sha256_file(folder / name) for name in part.save(folder)})
     if text_dir is not None:
         copied = [name for name in TEXT_FILES if (Path(text_dir) / name).is_file()]
         if not copied:
@@ -127,5 +130,6 @@ def load_package(folder: str | Path) -> ClipModel:
     load_weights(clip.model, folder / WEIGHTS, assign=True)
     clip.model.eval()
     clip.head = AdaptedHead.load(folder)
+    clip.ood = EmbeddingStats.load(folder)
     clip.weights_sha256 = sums[WEIGHTS]
     return clip
