@@ -21,7 +21,7 @@ ALLOWED = {
     "pipeline": {"core", "registry", "pipeline"},
     "cli": {"core", "registry", "pipeline", "cli"},
 }
-ACYCLIC = ("core", "registry", "pipeline", "cli")
+ACYCLIC = ("core", "domains", "registry", "pipeline", "cli")  # every package
 
 
 def _module_name(path: Path) -> str:
@@ -90,7 +90,7 @@ def test_every_layer_imports_only_the_layers_below_it():
     assert not wrong, "\n".join(wrong)
 
 
-def test_no_import_cycles_in_core_registry_pipeline_cli():
+def test_no_import_cycles_anywhere():
     graph = {m: {t for t in ts if _layer(t) in ACYCLIC} for m, ts in _graph().items() if _layer(m) in ACYCLIC}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     cycles: list[str] = []

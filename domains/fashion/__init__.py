@@ -133,9 +133,11 @@ class FashionDomain(Domain):
         return search_queries(demo, clip, ref, workdir)
 
     def converters(self) -> dict[str, Converter]:
+        """The published layouts of training data (``convert``), then those of the field's benchmarks."""
+        from .benchmark_layouts import BENCHMARK_CONVERTERS
         from .convert import CONVERTERS
 
-        return CONVERTERS
+        return {**CONVERTERS, **{c.name: c for c in BENCHMARK_CONVERTERS}}
 
     def vision_towers(self) -> dict[str, Any]:
         return {_combiner.TOWER_NAME: _combiner.attach_combiner}

@@ -22,7 +22,6 @@ from clipzoo.core.data import Manifest
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 
-from .benchmark_layouts import BENCHMARK_CONVERTERS
 from .captions import attribute_caption
 from .images import PRODUCT_SUFFIXES
 from .triplets import ID_COLUMN, triplets_path_for
@@ -181,6 +180,5 @@ CONVERTERS: dict[str, Converter] = {
     for c in (
         Converter("captions", captions, "product table: captions from a text column and attribute columns"),
         Converter("fashioniq", fashioniq, "FashionIQ: captions/, image_splits/, images/ -> products + triplets"),
-        *BENCHMARK_CONVERTERS,
     )
 }

@@ -256,9 +256,11 @@ class MedicalDomain(Domain):
         return series if series.is_dir() else super().demo_example(demo)
 
     def converters(self) -> dict[str, Converter]:
+        """The published layouts of training data (``convert``), then those of the field's benchmarks."""
+        from .benchmark_layouts import BENCHMARK_CONVERTERS
         from .convert import CONVERTERS
 
-        return CONVERTERS
+        return {**CONVERTERS, **{c.name: c for c in BENCHMARK_CONVERTERS}}
 
     def vision_towers(self) -> dict[str, Any]:
         return {_tower.TOWER_NAME: _tower.slice_attention_tower, _tower.MEAN_TOWER_NAME: _tower.slice_mean_tower}

@@ -19,8 +19,6 @@ import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 
-from .benchmark_layouts import BENCHMARK_CONVERTERS
-
 FINDING_COLUMNS = {"Lung nodule": "nodule", "Pleural effusion": "effusion", "Cardiomegaly": "cardiomegaly"}
 _REPORT_COLUMNS = ("VolumeName", "Findings_EN", "Impressions_EN")
 _DROP = (*_REPORT_COLUMNS, "ClinicalInformation_EN", "Technique_EN")
@@ -120,6 +118,5 @@ CONVERTERS: dict[str, Converter] = {
     c.name: c
     for c in (
         Converter("ct-rate", ct_rate, "CT-RATE: <split>/<patient>/<study>/*.nii.gz + reports CSV (+ labels CSV)"),
-        *BENCHMARK_CONVERTERS,
     )
 }

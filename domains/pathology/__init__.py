@@ -157,6 +157,8 @@ class PathologyDomain(Domain):
         return [*super().demo_queries(demo, clip, ref, workdir), slide_query(ref, slide, tile_px, heatmaps)]
 
     def converters(self) -> dict[str, Converter]:
+        """The published layouts of training data (``convert``), then those of the field's benchmarks."""
+        from .benchmark_layouts import BENCHMARK_CONVERTERS
         from .convert import CONVERTERS
 
-        return CONVERTERS
+        return {**CONVERTERS, **{c.name: c for c in BENCHMARK_CONVERTERS}}

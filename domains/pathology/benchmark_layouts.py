@@ -20,6 +20,7 @@ from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 from clipzoo.core.files import read_table, write_csv
 
+from .convert import convert_crc100k
 from .slide import SLIDE_SUFFIXES
 
 CRC_TEST_FOLDER = "CRC-VAL-HE-7K"
@@ -76,7 +77,6 @@ def convert_slides(
 def crc_val_he_7k(source: str, out: str) -> str:
     """CRC-100K's test split: SOURCE is CRC-VAL-HE-7K/ (class folders ADI ... TUM of .tif tiles) or the folder
     holding it; OUT the manifest (.csv) with path, caption, tissue and crc_class, all 9 classes kept."""
-    from .convert import convert_crc100k  # convert.py registers this module's converters
 
     root = Path(source)
     root = root / CRC_TEST_FOLDER if (root / CRC_TEST_FOLDER).is_dir() else root

@@ -19,7 +19,6 @@ import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 
-from .benchmark_layouts import BENCHMARK_CONVERTERS
 from .tiles import TILE_SUFFIXES
 
 # folder code -> (caption, tissue label of the "tissue" prompt pack or None)
@@ -145,6 +144,5 @@ CONVERTERS: dict[str, Converter] = {
     for c in (
         Converter("crc100k", crc100k, "CRC-100K: class folders (ADI, LYM, TUM, ...) of H&E tiles"),
         Converter("captions", captions, "Quilt-1M / ARCH-style table of image paths and captions (CSV, JSON, JSONL)"),
-        *BENCHMARK_CONVERTERS,
     )
 }

@@ -192,9 +192,11 @@ class RemoteSensingDomain(Domain):
         return DemoData(train=paths["train"], heldout=paths["heldout"])
 
     def converters(self) -> dict[str, Converter]:
+        """The published layouts of training data (``convert``), then those of the field's benchmarks."""
+        from .benchmark_layouts import BENCHMARK_CONVERTERS
         from .convert import CONVERTERS
 
-        return CONVERTERS
+        return {**CONVERTERS, **{c.name: c for c in BENCHMARK_CONVERTERS}}
 
     def vision_towers(self) -> dict[str, Any]:
         return {_tower.TOWER_NAME: _tower.multisensor_tower}

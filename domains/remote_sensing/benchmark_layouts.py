@@ -20,6 +20,8 @@ from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 from clipzoo.core.files import write_csv
 
+from .convert import SENSORS, convert
+
 # folder name -> CLIP's EuroSAT class name (OpenAI CLIP data/prompts.md; CLIP_benchmark en_classnames.json)
 EUROSAT_CLASSES: dict[str, str] = {
     "AnnualCrop": "annual crop land",
@@ -106,7 +108,6 @@ def bigearthnet19_columns(labels: str) -> dict[str, int]:
 
 def convert_bigearthnet19(root: str | Path, out: str | Path, sensor: str = "s2") -> pd.DataFrame:
     """Write the BigEarthNet-19 manifest: the ``bigearthnet`` converter's columns plus one 0/1 column per class."""
-    from .convert import SENSORS, convert  # convert.py registers this module's converters
 
     if sensor not in SENSORS:
         raise InputError(f"option sensor must be one of {list(SENSORS)}, got {sensor!r}")

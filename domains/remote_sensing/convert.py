@@ -20,7 +20,6 @@ import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 
-from .benchmark_layouts import BENCHMARK_CONVERTERS
 from .raster import _band_files, read_band_folder
 
 # CORINE level-3 labels of BigEarthNet (43-class nomenclature) -> the demo's land-cover classes.
@@ -116,6 +115,5 @@ CONVERTERS: dict[str, Converter] = {
     c.name: c
     for c in (
         Converter("bigearthnet", bigearthnet, "BigEarthNet: patch folders of S2 bands / S1 VV+VH + labels metadata"),
-        *BENCHMARK_CONVERTERS,
     )
 }

@@ -127,9 +127,11 @@ class SignLanguageDomain(Domain):
         return Path(real) if real and Path(real).is_file() else super().demo_example(demo)
 
     def converters(self) -> dict[str, Converter]:
+        """The published layouts of training data (``convert``), then those of the field's benchmarks."""
+        from .benchmark_layouts import BENCHMARK_CONVERTERS
         from .convert import CONVERTERS
 
-        return CONVERTERS
+        return {**CONVERTERS, **{c.name: c for c in BENCHMARK_CONVERTERS}}
 
     def vision_towers(self) -> dict[str, Any]:
         return {tower.TOWER_NAME: tower.pose_transformer_tower}

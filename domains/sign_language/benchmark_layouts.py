@@ -14,6 +14,8 @@ from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 from clipzoo.core.files import read_table
 
+from .convert import ConvertColumns, convert
+
 ASL_CITIZEN_SPLITS = ("train", "val", "test")
 ASL_CITIZEN_COLUMNS = ("Participant ID", "Video file", "Gloss", "ASL-LEX Code")
 
@@ -27,7 +29,6 @@ def asl_citizen_release(
     Options: split ("test", the default, "val" or "train"); poses (the pose folder under SOURCE, default "poses");
     skip_missing (true: leave out clips whose pose is missing; default false).
     """
-    from .convert import ConvertColumns, convert  # convert.py registers this module's converters
 
     if split not in ASL_CITIZEN_SPLITS:
         raise InputError(f"option split must be one of {list(ASL_CITIZEN_SPLITS)}, got {split!r}")

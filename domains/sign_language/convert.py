@@ -20,7 +20,6 @@ import pandas as pd
 from clipzoo.core.domain import Converter
 from clipzoo.core.errors import InputError
 
-from .benchmark_layouts import BENCHMARK_CONVERTERS
 from .demo_data import MANIFEST_COLUMNS, tagged
 
 log = logging.getLogger(__name__)
@@ -119,6 +118,5 @@ CONVERTERS: dict[str, Converter] = {
     c.name: c
     for c in (
         Converter("asl-citizen", asl_citizen, "ASL Citizen-like split CSV (video, gloss, signer) + .pose folder"),
-        *BENCHMARK_CONVERTERS,
     )
 }
