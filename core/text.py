@@ -103,13 +103,3 @@ def split_locked_text_tower(model: nn.Module) -> tuple[Callable[[torch.Tensor], 
 
         return trunk, text.proj
     return model.encode_text, nn.Identity()
-
-
-def minilm_text_cfg(context_length: int = 32) -> dict[str, Any]:
-    """An open_clip ``text_cfg`` for the bundled pretrained all-MiniLM-L6-v2 (mean pooling, linear projection)."""
-    return {
-        "hf_model_name": "bundled:all-MiniLM-L6-v2",
-        "hf_pooler_type": "mean_pooler",
-        "hf_proj_type": "linear",
-        "context_length": context_length,
-    }

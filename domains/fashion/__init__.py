@@ -15,9 +15,9 @@ from typing import Any
 
 from clipzoo.core.domain import Converter, DemoData, DemoQuery, Domain, ZeroShotTask
 from clipzoo.core.images import checkpoint_pixels
+from clipzoo.core.model_configs import model_config
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import CONTRASTIVE, Stage
-from clipzoo.core.text import minilm_text_cfg
 
 from . import combiner as _combiner
 from .demo_data import load_prompt_packs, write_demo_dataset
@@ -26,11 +26,7 @@ from .stages import COMBINER
 
 METRIC_ORDER = ("_top1", "text_to_product_", "composed_", "text_to_image_", "image_to_text_")
 
-TINY_VIT_MINILM = {
-    "embed_dim": 256,
-    "vision_cfg": {"image_size": 64, "layers": 4, "width": 192, "head_width": 48, "patch_size": 8},
-    "text_cfg": minilm_text_cfg(context_length=32),
-}
+TINY_VIT_MINILM = model_config("vit-tiny-64-minilm")  # core/model_configs/vit-tiny-64-minilm.json
 
 
 class FashionDomain(Domain):

@@ -11,8 +11,8 @@ import torch
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.files import open_image
 from clipzoo.core.images import checkpoint_pixels, picture8, spec_image_transform
+from clipzoo.core.model_configs import model_config
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.text import minilm_text_cfg
 from PIL import Image, ImageOps
 
 from .demo_data import load_prompt_packs, write_demo_dataset
@@ -24,11 +24,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 # locked (LiT) so the prompts' unseen wordings still land near the right captions. Width 16 at 48 px costs a seventh
 # of width 32 at 64 px per image: in the demo's CPU budget it trains three times the steps, which is what shape
 # needs (colour is learnt in a few); a coarser or narrower tower confuses triangles with stars.
-SMALL_RESNET_MINILM = {
-    "embed_dim": 256,
-    "vision_cfg": {"image_size": 48, "layers": [1, 1, 1, 1], "width": 16, "head_width": 16},
-    "text_cfg": minilm_text_cfg(context_length=32),
-}
+SMALL_RESNET_MINILM = model_config("rn-small-48-minilm")  # core/model_configs/rn-small-48-minilm.json
 
 
 class DihedralTransform:

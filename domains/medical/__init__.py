@@ -20,10 +20,10 @@ import torch
 from clipzoo.core.domain import MULTILABEL, Converter, DemoData, DemoQuery, Domain, ZeroShotTask, ranked_labels
 from clipzoo.core.errors import InputError
 from clipzoo.core.images import checkpoint_pixels
+from clipzoo.core.model_configs import model_config
 from clipzoo.core.notes import note
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import Stage
-from clipzoo.core.text import minilm_text_cfg
 
 from . import tower as _tower
 from .attention import attention_figures, predict_with_attention
@@ -38,11 +38,7 @@ from .transforms import CheckpointScanTransform, ScanTransform
 
 # A small ViT per slice (open_clip VisionTransformer) and the bundled pretrained all-MiniLM-L6-v2 text tower, locked
 # (LiT): the text side already knows "effusion" from "fluid", so held-out prompt wordings land near the reports.
-SMALL_VIT_MINILM = {
-    "embed_dim": 128,
-    "vision_cfg": {"image_size": 48, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
-    "text_cfg": minilm_text_cfg(context_length=64),
-}
+SMALL_VIT_MINILM = model_config("vit-mini-48-minilm")  # core/model_configs/vit-mini-48-minilm.json
 SCAN_DEFAULTS = {"max_slices": 10, "sampling": "uniform", "windows": ["lung", "mediastinum", "bone"]}
 DISPLAY_NOTE = (
     "radiographs and slices as a viewer displays them, 8-bit: DICOM through the modality LUT and the file's VOI "

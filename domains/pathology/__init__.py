@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 from clipzoo.core.domain import Converter, DemoData, DemoQuery, Domain, ZeroShotTask
+from clipzoo.core.model_configs import model_config
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.text import minilm_text_cfg
 
 from .demo_data import load_prompt_packs, write_demo_dataset
 from .scope import tile_scope_warnings, tile_training_scope
@@ -29,11 +29,7 @@ SLIDE_KS = (1, 5, 10, 25)
 SLIDE_K = 10
 REAL_SLIDE_ENV = "CLIPZOO_PATHOLOGY_DEMO_SLIDE"  # a real slide for the demo's last step (else a demo slide)
 
-TINY_VIT_MINILM = {
-    "embed_dim": 256,
-    "vision_cfg": {"image_size": 64, "layers": 4, "width": 192, "head_width": 48, "patch_size": 8},
-    "text_cfg": minilm_text_cfg(context_length=32),
-}
+TINY_VIT_MINILM = model_config("vit-tiny-64-minilm")  # core/model_configs/vit-tiny-64-minilm.json
 
 
 class PathologyDomain(Domain):

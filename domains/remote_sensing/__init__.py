@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from clipzoo.core.domain import Converter, DemoData, Domain, ZeroShotTask
 from clipzoo.core.errors import ClipzooError, InputError
+from clipzoo.core.model_configs import model_config
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.text import minilm_text_cfg
 from rasterio.windows import Window
 
 from . import tower as _tower
@@ -36,11 +36,7 @@ WINDOW_MARK = "#window="
 
 # Two small ViTs (one per sensor) on 32 px chips, 8 px patches; the pretrained all-MiniLM-L6-v2 text tower is
 # locked (LiT), so held-out prompt wordings land near the captions that mean the same.
-SMALL_VIT_MINILM = {
-    "embed_dim": 256,
-    "vision_cfg": {"image_size": 32, "layers": 3, "width": 128, "head_width": 32, "patch_size": 8},
-    "text_cfg": minilm_text_cfg(context_length=32),
-}
+SMALL_VIT_MINILM = model_config("vit-small-32-minilm")  # core/model_configs/vit-small-32-minilm.json
 
 
 def split_window(path: str | Path) -> tuple[Path, Window | None]:

@@ -23,8 +23,8 @@ import torch
 from clipzoo.core.domain import Converter, DemoData, Domain, ZeroShotTask
 from clipzoo.core.errors import InputError
 from clipzoo.core.evaluate import evaluate_classification
+from clipzoo.core.model_configs import model_config
 from clipzoo.core.spec import ModelSpec
-from clipzoo.core.text import minilm_text_cfg
 
 from . import tower
 from .convert import gloss_text
@@ -33,12 +33,7 @@ from .reader import ARRAY_SUFFIXES, POSE_SUFFIXES, PoseSequence, read_pose_bytes
 from .tasks import few_shot_accuracy, gloss_retrieval, sign_prompt_pack
 from .transforms import PoseTransform, PoseTransformConfig, collate_poses
 
-POSE_MINILM = {
-    "embed_dim": 256,
-    # open_clip builds this placeholder ViT; the pose_transformer tower replaces it.
-    "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "head_width": 32, "patch_size": 8},
-    "text_cfg": minilm_text_cfg(context_length=32),
-}
+POSE_MINILM = model_config("pose-minilm")  # core/model_configs/pose-minilm.json
 
 
 REAL_POSE_ENV = "CLIPZOO_SIGN_DEMO_POSE"  # a real .pose file for the demo's last step (else a held-out clip)
