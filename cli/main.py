@@ -45,6 +45,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--small", action="store_true", help="with demo data: the tiny variant (tests, smoke runs)")
 
 
+SENSITIVITY_HELP = "with --heldout: each finding's threshold is set where its held-out sensitivity reaches this"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clipzoo", description="Domain-specialized CLIP models: train, register, serve."
@@ -69,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-register", action="store_true", help="train and evaluate, but register nothing")
     p.add_argument("--name", help="register under the model line clipzoo-<domain>-<NAME> (its own champion)")
+    p.add_argument("--sensitivity", type=float, default=0.90, help=SENSITIVITY_HELP)
     _add_train_options(p)
 
     p = sub.add_parser("import", help="register a published checkpoint (no training) under its own model line")
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--licence", help="the checkpoint's licence, written into the model card")
     p.add_argument("--folder", help="a folder holding a zoo entry's weight file (instead of the HF cache)")
     p.add_argument("--allow-download", action="store_true", help="fetch a missing checkpoint from the Hugging Face Hub")
+    p.add_argument("--sensitivity", type=float, default=0.90, help=SENSITIVITY_HELP)
 
     p = sub.add_parser("adapt", help="few-shot adaptation without training (GDA, Tip-Adapter...), registered")
     p.add_argument("model", help="registered name, name@alias, name/version, run id or runs:/ URI")
@@ -93,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the model line: clipzoo-<domain>-<NAME> (default <label-column>-<method>)")
     p.add_argument("--heldout", help="held-out manifest with the same column: adapted vs zero-shot before registering")
     p.add_argument("--seed", type=int, default=0, help="seed of the cross-validation split")
+    p.add_argument("--sensitivity", type=float, default=0.90, help=SENSITIVITY_HELP)
 
     p = sub.add_parser("zoo", help="the catalogue of published domain checkpoints")
     zsub = p.add_subparsers(dest="zoo_command", required=True)
@@ -254,6 +260,38 @@ def _print_metrics(domain, metrics: dict[str, float]) -> None:
         print(line)
 
 
+def _print_calibration(what: str, record: dict[str, Any] | None) -> None:
+    if record:
+        print(f"{what} calibrated: T = {record['temperature']:.4g} on {record['rows']} held-out rows of "
+              f"{record['task']}; ECE {record['ece_before']:.4f} -> {record['ece_after']:.4f} "
+              f"({record['ece_after_method']})")  # fmt: skip
+
+
+def _print_points(points: dict[str, dict[str, Any]]) -> None:
+    from clipzoo.core.operating_points import OperatingPoint
+
+    for name, point in points.items():
+        target = point["target_sensitivity"]
+        print(f"  {name} at sensitivity {target:.2f}: {OperatingPoint.from_dict(point).describe()}")
+
+
+def _print_trust(clip) -> None:
+    """A registered version's calibration and operating points (``clipzoo.core.trust``), as recorded."""
+    from clipzoo.core.trust import trust_record
+
+    record = trust_record(clip)
+    _print_calibration("zero-shot scores", record["calibration"])
+    head = record["head"]
+    if head is not None:
+        _print_calibration("adapted head", head["calibration"])
+    points = dict(record["operating_points"])
+    if head is not None and head["operating_point"]:
+        points[f"{head['column']} (adapted head)"] = head["operating_point"]
+    if points:
+        print("operating points (positive at P(present) >= threshold):")
+        _print_points(points)
+
+
 def _print_published(pub) -> None:
     _print_registration(pub)
     if pub.champion_note:
@@ -299,6 +337,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         register=not args.no_register,
         line=args.name,
+        sensitivity=args.sensitivity,
     )
     if result.run_id:
         print(f"run {result.run_id} ({result.seconds:.0f} s); checkpoints in {result.output_dir}")
@@ -306,6 +345,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  stage {name}: {summary}")
         _print_metrics(domain, result.metrics)
     if result.published:
+        _print_trust(result.clip)
         _print_published(result.published)
     return 0
 
@@ -324,6 +364,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         licence=args.licence,
         allow_download=args.allow_download,
         folder=args.folder,
+        sensitivity=args.sensitivity,
     )
     src = result.source
     print(f"imported {src['source']} ({src['format']}, revision {src['revision'] or 'local'})")
@@ -336,6 +377,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"mean {list(spec.mean)}, std {list(spec.std)}"
     )
     _print_metrics(domain, result.metrics)
+    _print_trust(result.clip)
     _print_published(result.published)
     return 0
 
@@ -344,7 +386,14 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from clipzoo.pipeline.adapt import adapt
 
     result = adapt(
-        args.model, args.shots, args.label_column, args.method, line=args.name, heldout=args.heldout, seed=args.seed
+        args.model,
+        args.shots,
+        args.label_column,
+        args.method,
+        line=args.name,
+        heldout=args.heldout,
+        seed=args.seed,
+        sensitivity=args.sensitivity,
     )
     head, info = result.head, result.head.info
     print(f"adapted {result.source}: {head.describe()} ({info['shots']} shots, column {info['label_column']!r})")
@@ -354,6 +403,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     print(f"  fitted in {info['fit_seconds']:.3f} s")
     for key in sorted(result.metrics):
         print(f"  {key:36s} {result.metrics[key]:.4f}")
+    _print_trust(result.clip)
     _print_published(result.published)
     return 0
 

@@ -17,6 +17,7 @@ from .errors import InputError
 from .metrics import auroc_with_ci, balanced_accuracy, confusion_matrix, retrieval_metrics, topk_accuracy
 from .model import ClipModel
 from .progress import Progress
+from .trust import evaluate_trust
 from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
 
 
@@ -25,6 +26,7 @@ class EvalReport:
     metrics: dict[str, float] = field(default_factory=dict)
     confusion: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # which numbers an adapted head gives (none: all zero-shot)
+    features: torch.Tensor | None = None  # the rows' L2-normalised embeddings, in order
 
 
 @torch.no_grad()
@@ -90,7 +92,8 @@ def evaluate_retrieval(clip: ClipModel, features: torch.Tensor, captions: list[s
 def evaluate(
     clip: ClipModel, domain: Domain, manifest: Manifest, tasks: list[ZeroShotTask] | None = None
 ) -> EvalReport:
-    """Every zero-shot task of the domain on a held-out manifest, plus retrieval when it has captions."""
+    """Every zero-shot task of the domain on a held-out manifest, plus retrieval when it has captions, and how the
+    version's recorded calibration and operating points hold there (``clipzoo.core.trust.evaluate_trust``)."""
     tasks = domain.zero_shot_tasks() if tasks is None else tasks
     features = encode_manifest(clip, domain, manifest)
     packs = domain.prompt_packs()
@@ -119,6 +122,8 @@ def evaluate(
     report.metrics.update(domain.extra_metrics(clip, manifest, features))
     if clip.head is not None:
         evaluate_head(clip, domain, manifest, features, report)
+    report.metrics.update(evaluate_trust(clip, domain, manifest, features))
+    report.features = features
     return report
 
 

@@ -10,13 +10,15 @@ from typing import Any
 import torch
 
 from .batch import move_to
+from .calibration import row_fields, temperature_of
 from .domain import Domain
 from .errors import ClipzooError, InputError
 from .guards import check_deadline
 from .model import ClipModel
 from .notes import gathering, note, reading
 from .sizes import check_input_size
-from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts
+from .trust import CALIBRATION, row_findings
+from .zeroshot import PromptPack, class_probabilities, classifier_weights, encode_texts, is_sigmoid
 
 TASKS = ("classify", "embed")
 
@@ -80,11 +82,14 @@ class PredictRequest:
 
 @dataclass(frozen=True)
 class _Scorer:
-    """Class names, features -> [N, C] probabilities, and a note for each row (which classifier answered)."""
+    """Class names, features -> [N, C] probabilities, a note for each row (which classifier answered), the fitted
+    temperature the scores are divided by (None: not calibrated) and whether the adapted head answered."""
 
     classes: list[str]
     probabilities: Callable[[torch.Tensor], torch.Tensor]
     note: str | None = None
+    temperature: float | None = None
+    head: bool = False
 
 
 # A domain task: (predictor, request) -> one Prediction per item. Domains declare theirs in ``Domain.prediction_tasks``.
@@ -214,6 +219,7 @@ class Predictor:
         scorer = self._scorer(labels or (), templates) if task == "classify" else None
         features, errors = self.encode(items)
         probs = scorer.probabilities(features) if scorer is not None and features is not None else None
+        findings = row_findings(self.clip, features, self.classifier, scorer.head) if probs is not None else None
         results: list[Prediction] = []
         row = 0
         for item, error in zip(items, errors, strict=True):
@@ -227,6 +233,9 @@ class Predictor:
                 pred.scores = [round(float(s), 6) for s in scores]
                 if scorer.note:
                     pred.extra["classifier"] = scorer.note
+                pred.extra.update(row_fields(scorer.temperature))
+                if findings is not None:
+                    pred.extra["findings"] = findings[row]
             if return_embeddings or task == "embed":
                 pred.embedding = features[row].tolist()
             results.append(pred)
@@ -240,7 +249,7 @@ class Predictor:
         head = self.clip.head
         if head is not None and not templates and set(labels) <= set(head.classes):
             classes = list(labels) if labels else head.classes
-            return _Scorer(classes, lambda f: head.probabilities(f, classes), head.describe())
+            return _Scorer(classes, lambda f: head.probabilities(f, classes), head.describe(), head.temperature, True)
         if not labels:
             raise InputError(
                 "classification needs candidate labels: give --labels LABEL [LABEL ...] (served: the 'labels' "
@@ -253,7 +262,14 @@ class Predictor:
             outside = [lb for lb in labels if lb not in head.classes]
             why = f"labels outside the adapted classes ({', '.join(outside)})" if outside else "templates given"
             note = f"zero-shot: {why}"
-        return _Scorer(pack.class_names, lambda f: class_probabilities(f, weights, self.clip), note)
+        temperature = self.temperature
+        probabilities = lambda f: class_probabilities(f, weights, self.clip, temperature)  # noqa: E731
+        return _Scorer(pack.class_names, probabilities, note, temperature)
+
+    @property
+    def temperature(self) -> float | None:
+        """The zero-shot classifier's fitted temperature (None: not calibrated, or a SigLIP model's sigmoids)."""
+        return None if is_sigmoid(self.clip) else temperature_of(self.clip.spec.extra.get(CALIBRATION))
 
     def _expand(self, item: InputItem) -> list[InputItem]:
         if item.data is not None or not item.has_file:

@@ -86,11 +86,23 @@ def classifier_weights(clip: ClipModel, pack: PromptPack) -> torch.Tensor:
     return F.normalize(torch.stack([e.mean(0) for e in per_class]), dim=-1)
 
 
-def class_probabilities(features: torch.Tensor, weights: torch.Tensor, clip: ClipModel) -> torch.Tensor:
-    """Softmax over classes of the model's scaled cosine logits (sigmoid per class for SigLIP)."""
+def class_logits(features: torch.Tensor, weights: torch.Tensor, clip: ClipModel) -> torch.Tensor:
+    """The model's scaled cosine logits ``[N, C]`` of features ``[N, D]`` against class embeddings ``[C, D]``."""
     scale = clip.model.logit_scale.exp().detach().float().cpu()
-    logits = scale * F.normalize(features.float(), dim=-1) @ weights.T
-    bias = getattr(clip.model, "logit_bias", None)
-    if clip.spec.loss == "siglip" and bias is not None:
-        return torch.sigmoid(logits + bias.detach().float().cpu())
-    return logits.softmax(dim=-1)
+    return scale * F.normalize(features.float(), dim=-1) @ weights.T
+
+
+def is_sigmoid(clip: ClipModel) -> bool:
+    """Whether the model scores each class on its own (SigLIP's sigmoid) rather than by a softmax over them."""
+    return clip.spec.loss == "siglip" and getattr(clip.model, "logit_bias", None) is not None
+
+
+def class_probabilities(
+    features: torch.Tensor, weights: torch.Tensor, clip: ClipModel, temperature: float | None = None
+) -> torch.Tensor:
+    """Softmax over classes of the model's scaled cosine logits, divided by ``temperature`` when one was fitted
+    (``clipzoo.core.calibration``); a sigmoid per class for SigLIP, never tempered."""
+    logits = class_logits(features, weights, clip)
+    if is_sigmoid(clip):
+        return torch.sigmoid(logits + clip.model.logit_bias.detach().float().cpu())
+    return (logits / (temperature or 1.0)).softmax(dim=-1)

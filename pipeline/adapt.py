@@ -22,6 +22,8 @@ from clipzoo.core.data import Manifest
 from clipzoo.core.domain import get_domain
 from clipzoo.core.errors import InputError
 from clipzoo.core.evaluate import encode_manifest
+from clipzoo.core.model import ClipModel
+from clipzoo.core.operating_points import DEFAULT_SENSITIVITY
 from clipzoo.core.zeroshot import classifier_weights
 from clipzoo.registry import plots
 from clipzoo.registry.loading import registered_package
@@ -29,6 +31,7 @@ from clipzoo.registry.package import TEXT_DIR, load_package, sha256_file
 from clipzoo.registry.publish import Published
 from clipzoo.registry.tracking import experiment_for
 
+from .calibrate import check_sensitivity
 from .register import register
 
 
@@ -38,6 +41,7 @@ class AdaptResult:
     published: Published
     metrics: dict[str, float]
     source: str  # the adapted version, name/version
+    clip: ClipModel | None = None  # the adapted model as registered (its spec and head record its calibration)
 
 
 def adapt(
@@ -48,11 +52,15 @@ def adapt(
     line: str | None = None,
     heldout: str | Path | None = None,
     seed: int = 0,
+    sensitivity: float = DEFAULT_SENSITIVITY,
 ) -> AdaptResult:
     """Embed the shots with the registered model ``ref``, fit ``method`` in closed form, evaluate on ``heldout`` when
-    given, and register the adapted model as ``clipzoo-<domain>-<line>`` (default line ``<column>-<method>``)."""
+    given, and register the adapted model as ``clipzoo-<domain>-<line>`` (default line ``<column>-<method>``); with
+    ``heldout``, its head and zero-shot classifier are calibrated there and a present/absent head gets its operating
+    point at ``sensitivity``."""
     if method not in METHODS:
         raise InputError(f"unknown adaptation method {method!r}; choose one of {', '.join(METHODS)}")
+    check_sensitivity(sensitivity)
     shots_manifest = Manifest.read(shots, require_caption=False)
     heldout_manifest = Manifest.read(heldout, require_caption=False) if heldout else None
     with registered_package(ref) as (mv, package):
@@ -87,8 +95,10 @@ def adapt(
         with mlflow.start_run(run_name=f"adapt-{domain.name}-{line}"):
             mlflow.log_params(_params(head, source))
             metrics: dict[str, float] = {}
+            features = None
             if heldout_manifest is not None:
-                scores = score_head(head, encode_manifest(clip, domain, heldout_manifest), labels, heldout_manifest)
+                features = encode_manifest(clip, domain, heldout_manifest)
+                scores = score_head(head, features, labels, heldout_manifest)
                 metrics = scores.metrics
                 mlflow.log_metrics(metrics)
                 if scores.confusion is not None:
@@ -106,8 +116,10 @@ def adapt(
                 text_dir=text_dir,
                 example={"inputs": {"path": [str(shots_manifest.file(0))]}, "params": {}},
                 primary_metric=labels.primary_metric,
+                features=features,
+                sensitivity=sensitivity,
             )
-    return AdaptResult(head, published, metrics, source)
+    return AdaptResult(head, published, metrics, source, clip)
 
 
 def _params(head: AdaptedHead, source: str) -> dict[str, Any]:

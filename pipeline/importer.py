@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import torch
 from clipzoo.core.checkpoints import (
     FORMAT_TRANSFORMERS,
     TEXT_FILES,
@@ -41,6 +42,7 @@ from clipzoo.core.data import Manifest
 from clipzoo.core.domain import Domain
 from clipzoo.core.errors import InputError
 from clipzoo.core.model import ClipModel, assign_state_dict, build_model
+from clipzoo.core.operating_points import DEFAULT_SENSITIVITY
 from clipzoo.core.spec import IMPORTED_FROM, PREPROCESS_LIBRARY, ModelSpec
 from clipzoo.core.text import BUNDLED_PREFIX
 from clipzoo.core.towers import vision_tower
@@ -49,6 +51,7 @@ from clipzoo.registry.package import sha256_file
 from clipzoo.registry.publish import Published
 from clipzoo.registry.tracking import check_line, experiment_for
 
+from .calibrate import check_sensitivity
 from .evaluate import evaluate
 from .register import register
 from .zoo import download_hint, entry_status, find_entry
@@ -238,9 +241,12 @@ def import_model(
     licence: str | None = None,
     allow_download: bool = False,
     folder: str | None = None,
+    sensitivity: float = DEFAULT_SENSITIVITY,
 ) -> ImportResult:
     """Import ``source`` (see the module doc) into ``domain`` as the line ``line`` (``clipzoo-<domain>-<line>``),
-    evaluate it zero-shot on ``heldout`` when given, and register it; returns the registered version."""
+    evaluate it zero-shot on ``heldout`` when given (and calibrate it there, operating points at ``sensitivity``),
+    and register it; returns the registered version."""
+    check_sensitivity(sensitivity)
     entry = find_entry(domain, source) if weights is None else None
     if entry is not None and not entry.importable:
         raise InputError(f"zoo entry {entry.name!r} cannot be imported: {entry.why_not}")
@@ -271,9 +277,13 @@ def import_model(
             )
             mlflow.log_dict(clip.spec.to_dict(), "spec.json")
             metrics: dict[str, float] = {}
+            features = None
             if heldout_manifest is not None:
-                metrics = evaluate(clip, domain, heldout_manifest).metrics
-            published = _publish(clip, domain, line, heldout_manifest, metrics, provenance, package_text)
+                report = evaluate(clip, domain, heldout_manifest)
+                metrics, features = report.metrics, report.features
+            published = _publish(
+                clip, domain, line, heldout_manifest, metrics, provenance, package_text, features, sensitivity
+            )
     return ImportResult(clip, published, metrics, provenance)
 
 
@@ -285,6 +295,8 @@ def _publish(
     metrics: dict[str, float],
     provenance: dict[str, Any],
     text_dir: Path | None,
+    features: torch.Tensor | None = None,
+    sensitivity: float = DEFAULT_SENSITIVITY,
 ) -> Published:
     data = {"training": "none: the published weights, unchanged"}
     if heldout is not None:
@@ -292,4 +304,5 @@ def _publish(
     else:
         data["evaluation"] = "none here (no --heldout given): see the numbers its publishers report"
     metadata = {"import": provenance, "metrics": metrics}
-    return register(clip, domain, data, heldout, metrics, metadata, line=line, source=provenance, text_dir=text_dir)
+    return register(clip, domain, data, heldout, metrics, metadata, line=line, source=provenance, text_dir=text_dir,
+                    features=features, sensitivity=sensitivity)  # fmt: skip

@@ -22,6 +22,7 @@ from clipzoo.core.distributed import DistEnv, init_distributed
 from clipzoo.core.domain import Domain
 from clipzoo.core.errors import ClipzooError, InputError
 from clipzoo.core.model import ClipModel, build_model
+from clipzoo.core.operating_points import DEFAULT_SENSITIVITY
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import TRAIN_INPUT, Stage
 from clipzoo.core.train import TrainConfig, Trainer
@@ -31,6 +32,7 @@ from clipzoo.registry.publish import Published
 from clipzoo.registry.runs import recover_run
 from clipzoo.registry.tracking import check_line, clipzoo_home, experiment_for
 
+from .calibrate import check_sensitivity
 from .data import TrainingData, training_data
 from .evaluate import evaluate
 from .register import register as register_model
@@ -156,10 +158,12 @@ def train(
     output_dir: str | Path | None = None,
     register: bool = True,
     line: str | None = None,
+    sensitivity: float = DEFAULT_SENSITIVITY,
 ) -> TrainResult:
     """Train ``spec`` through ``domain``'s stages on ``inputs`` (``"train"``: the training manifest or shards; named
     inputs for other stages), evaluate zero-shot on ``heldout``, and register the model when ``register`` (as
-    ``clipzoo-<domain>``, or ``clipzoo-<domain>-<line>`` for a named line)."""
+    ``clipzoo-<domain>``, or ``clipzoo-<domain>-<line>`` for a named line), calibrated on ``heldout`` with its
+    findings' operating points at ``sensitivity``."""
     start = time.perf_counter()
     if spec.domain != domain.name:
         raise InputError(f"spec {spec.name!r} is for domain {spec.domain!r}, not {domain.name!r}")
@@ -167,6 +171,7 @@ def train(
         raise InputError("no training data: give --data")
     if line is not None:
         check_line(line)
+    check_sensitivity(sensitivity)
     config = config or TrainConfig()
     files = {name: Path(path) for name, path in inputs.items()}
     planned = plan_stages(domain, spec, files)
@@ -210,7 +215,15 @@ def train(
                     data_info["training scope"] = clip.spec.extra["scope"]
                 metadata = {"train_config": config.to_dict(), "data": data_info, "metrics": report.metrics}
                 result.published = register_model(
-                    clip, domain, data_info, heldout_manifest, report.metrics, metadata, line=line
+                    clip,
+                    domain,
+                    data_info,
+                    heldout_manifest,
+                    report.metrics,
+                    metadata,
+                    line=line,
+                    features=report.features,
+                    sensitivity=sensitivity,
                 )
     result.seconds = time.perf_counter() - start
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clipzoo.core.calibration import BOUNDS
 from clipzoo.core.spec import INPUT_NOTES, ModelSpec
 
 
@@ -16,9 +17,12 @@ def model_card(
     limitations: str,
     registered_as: str | None = None,
     source: dict[str, Any] | None = None,
+    trust: dict[str, Any] | None = None,
 ) -> str:
     """The card's markdown. ``source`` (an imported checkpoint): where it came from, the revision and sha256 of the
-    files imported, its licence (restrictions shown first), citation and the numbers its publishers report."""
+    files imported, its licence (restrictions shown first), citation and the numbers its publishers report.
+    ``trust`` (``clipzoo.core.trust.trust_record``, plus ``notes``): how calibrated its scores are and its
+    operating points."""
     metric_rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items()))
     version_rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(versions.items()))
     data_rows = "\n".join(f"- **{k}**: {v}" for k, v in data.items())
@@ -55,7 +59,7 @@ def model_card(
 | metric | value |
 |---|---|
 {metric_rows}
-
+{trust_section(trust) if trust is not None else ""}
 ## Intended use
 {intended_use}
 
@@ -96,3 +100,54 @@ Imported from a published checkpoint, without training.
 |---|---|
 {files}
 {reported_table}{citation}"""
+
+
+def _calibration_line(what: str, record: dict[str, Any] | None) -> str:
+    if not record:
+        return f"- {what}: **not calibrated**: they rank the labels, they are not probabilities."
+    line = (f"- {what}: divided by the temperature T = {record['temperature']:.4g}, fitted on {record['rows']} "
+            f"held-out rows of `{record['task']}`; expected calibration error (15 bins) {record['ece_before']:.4f} "
+            f"before, {record['ece_after']:.4f} after ({record['ece_after_method']}).")  # fmt: skip
+    if record["temperature"] >= BOUNDS[1] * 0.99:
+        line += " T is the largest searched: on these rows the scores carry next to no information."
+    if record["ece_after"] >= record["ece_before"]:
+        line += " **It did not lower the error on rows left out of its fit: do not read the scores as probabilities.**"
+    return line
+
+
+def _interval(point: dict[str, Any], key: str) -> str:
+    low, high = point[f"{key}_ci"]
+    return f"{point[key]:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _point_row(name: str, point: dict[str, Any]) -> str:
+    return (f"| {name} | {point['threshold']:.4f} | {point['target_sensitivity']:.2f} | "
+            f"{_interval(point, 'sensitivity')} | {_interval(point, 'specificity')} | "
+            f"{point['positives']} / {point['negatives']} |")  # fmt: skip
+
+
+def trust_section(trust: dict[str, Any]) -> str:
+    """The card's section on calibrated scores and operating points."""
+    lines = [_calibration_line("Zero-shot scores", trust.get("calibration"))]
+    head = trust.get("head")
+    if head is not None:
+        lines.append(_calibration_line(f"Adapted head scores ({head['describe']}, column `{head['column']}`)",
+                                       head.get("calibration")))  # fmt: skip
+    points = dict(trust.get("operating_points") or {})
+    if head is not None and head.get("operating_point"):
+        points[f"{head['column']} (adapted head)"] = head["operating_point"]
+    if points:
+        confidence = next(iter(points.values())).get("confidence", 0.95)
+        lines += [
+            "",
+            "Operating points: a finding is called positive when its P(present) is at or above the threshold, chosen "
+            "on the held-out rows for the target sensitivity (so the sensitivity there meets it by construction); "
+            f"{confidence:.0%} percentile bootstrap intervals, rows resampled at the fixed threshold.",
+            "",
+            "| finding | threshold | target sensitivity | sensitivity | specificity | positive / negative rows |",
+            "|---|---|---|---|---|---|",
+            *(_point_row(name, point) for name, point in points.items()),
+        ]
+    if trust.get("notes"):
+        lines += ["", *(f"- {note}" for note in trust["notes"])]
+    return "\n## Calibrated scores and operating points\n" + "\n".join(lines) + "\n"

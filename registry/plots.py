@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from clipzoo.core.calibration import Reliability
 from matplotlib.figure import Figure
 
 
@@ -73,5 +74,28 @@ def recall_curve_figure(recall: dict[int, float], title: str) -> Figure:
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set(ylim=(0, 1.02), xlabel="K", ylabel="recall@K", title=title)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_figure(before: Reliability, after: Reliability, title: str, temperature: float) -> Figure:
+    """Reliability diagrams side by side: accuracy against mean top score per confidence bin, before (T = 1) and
+    after temperature scaling; a calibrated classifier's bars follow the diagonal. Each bar is labelled with its
+    rows."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
+    for ax, data, name in ((axes[0], before, "before (T = 1)"), (axes[1], after, f"after (T = {temperature:.3g})")):
+        width = data.edges[1] - data.edges[0]
+        filled = data.counts > 0
+        centres = data.edges[:-1] + width / 2
+        ax.bar(centres[filled], data.accuracy[filled], width=width * 0.95, color="tab:blue", label="accuracy")
+        ax.bar(centres[filled], (data.confidence - data.accuracy)[filled], bottom=data.accuracy[filled],
+               width=width * 0.95, color="tab:red", alpha=0.3, label="gap to confidence")  # fmt: skip
+        for x, y, n in zip(centres[filled], data.accuracy[filled], data.counts[filled], strict=True):
+            ax.text(x, min(y, 0.93) + 0.02, str(int(n)), ha="center", fontsize=7)
+        ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
+        ax.set(xlim=(0, 1), ylim=(0, 1.05), xlabel="top score (confidence)", title=f"{name}: ECE {data.ece:.3f}")
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

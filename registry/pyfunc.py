@@ -6,7 +6,9 @@ is the whole input of a row without a file. Params: ``labels``, ``templates``, `
 one of the domain's own tasks such as ``search``), ``top_k``, ``return_embeddings``, ``catalogue`` (a folder the task
 reads), ``options`` (a JSON object of task settings). Output: one row per input with ``labels``, ``scores``,
 ``embedding`` (when asked), ``error`` (null, or why that input was skipped), ``warnings`` (what reading the input
-noticed: irregular slice spacing, zero-filled bands...) and whatever the task adds.
+noticed: irregular slice spacing, zero-filled bands...) and whatever the task adds; a classification row says whether
+its scores are calibrated (``calibrated``, ``temperature``) and, for a version with operating points, calls each
+finding at its threshold (``findings``; ``clipzoo.core.trust``).
 
 Served, the model reads server-side ``path`` inputs only under the server's data roots and enforces its limits
 (``limits.ServeLimits``, from the environment); loaded with ``model_config={"local_files": True}`` (the CLI, the

@@ -11,12 +11,15 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..calibration import temperature_of
 from ..errors import InputError
 from .methods import Adapter
 
 HEAD_WEIGHTS = "adapter.safetensors"
 HEAD_CONFIG = "adapter.json"
 _TEXT = "text_classifier"
+CALIBRATION = "calibration"  # info key: the head's Calibration (clipzoo.core.calibration), fitted on held-out rows
+OPERATING_POINT = "operating_point"  # info key: a present/absent head's OperatingPoint on P(present)
 
 
 @dataclass
@@ -42,12 +45,18 @@ class AdaptedHead:
             out = out + self.alpha * self.adapter.logits(features)
         return out
 
+    @property
+    def temperature(self) -> float | None:
+        """The temperature fitted on held-out rows (``info["calibration"]``), or None: the head is not calibrated."""
+        return temperature_of(self.info.get(CALIBRATION))
+
     def probabilities(self, features: torch.Tensor, classes: list[str] | None = None) -> torch.Tensor:
-        """Softmax over all adapted classes, or over the subset ``classes`` (in that order)."""
+        """Softmax over all adapted classes, or over the subset ``classes`` (in that order), of the logits divided
+        by the head's fitted temperature when it has one."""
         logits = self.logits(features)
         if classes is not None:
             logits = logits[:, [self.classes.index(c) for c in classes]]
-        return logits.softmax(dim=-1)
+        return (logits / (self.temperature or 1.0)).softmax(dim=-1)
 
     def describe(self) -> str:
         """One line for a terminal or a prediction row."""

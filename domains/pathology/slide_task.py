@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from clipzoo.core.calibration import row_fields
 from clipzoo.core.domain import Domain
 from clipzoo.core.errors import ClipzooError, InputError
 from clipzoo.core.predict import InputItem, Prediction, Predictor, PredictRequest
@@ -133,6 +134,8 @@ def _to_prediction(item: InputItem, result: SlidePrediction, top_k: int, with_co
         "mpp": result.mpp,
         "tile_px": result.tile_px,
         "features_from": result.features_from,
+        # the version's temperature is fitted on tiles; a slide's top-K pooled scores were never part of that fit
+        **row_fields(None),
     }
     if result.heatmap:
         extra["heatmap"] = result.heatmap

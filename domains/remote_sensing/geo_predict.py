@@ -2,8 +2,9 @@
 
 Each chip's centre (lon, lat) comes from its georeferencing; a label ``t`` scores ``t.v + w * t.g(lon, lat)`` (image
 embedding ``v``, location embedding ``g``, ``w`` = option ``location_weight``, by default the spec's
-``retrieval_weight``), then softmax with the model's logit scale. A raster without CRS is answered with an error
-naming it; the other inputs are still answered.
+``retrieval_weight``), then softmax with the model's logit scale, divided by the version's fitted temperature when it
+has one (weight 0 gives the scores of plain classification). A raster without CRS is answered with an error naming
+it; the other inputs are still answered.
 
     clipzoo predict clipzoo-remote_sensing@champion chip.tif --task classify-with-location --labels water flooded
 """
@@ -11,6 +12,7 @@ naming it; the other inputs are still answered.
 from __future__ import annotations
 
 import torch
+from clipzoo.core.calibration import row_fields
 from clipzoo.core.errors import ClipzooError, InputError
 from clipzoo.core.predict import InputItem, Prediction, Predictor, PredictRequest
 from clipzoo.core.zeroshot import PromptPack
@@ -40,7 +42,8 @@ def classify_with_location(predictor: Predictor, request: PredictRequest) -> lis
     pack = PromptPack.for_labels(request.labels, request.templates or predictor.domain.label_templates())
     classes = predictor.classifier(pack)
     features, errors = predictor.encode(request.items)
-    scale = predictor.clip.model.logit_scale.exp().detach().float().cpu()
+    temperature = predictor.temperature
+    scale = predictor.clip.model.logit_scale.exp().detach().float().cpu() / (temperature or 1.0)
     results: list[Prediction] = []
     row = -1
     for item, error in zip(request.items, errors, strict=True):
@@ -62,7 +65,12 @@ def classify_with_location(predictor: Predictor, request: PredictRequest) -> lis
                 labels=[pack.class_names[i] for i in order.tolist()],
                 scores=[round(float(p), 6) for p in probs],
                 embedding=features[row].tolist() if request.return_embeddings else None,
-                extra={"lon": round(lon, 6), "lat": round(lat, 6), "location_weight": weight},
+                extra={
+                    "lon": round(lon, 6),
+                    "lat": round(lat, 6),
+                    "location_weight": weight,
+                    **row_fields(temperature),
+                },
             )
         )
     return results
