@@ -9,6 +9,8 @@ model with a present/absent head on ``effusion``. Then, one section each:
 - calibration: per classifier (zero-shot, adapted head), the fitted temperature and the expected calibration error
   (15 bins) before and after (cross-fitted: T fitted without each row's fold), the NLL, and the share of held-out
   rows whose top score is at least 0.999 before and after;
+- out of distribution: per demo model, the share of its unseen demo training inputs flagged (false alarms) and of
+  each other domain's held-out inputs its reader can read (detections);
 - operating points: per finding (medical zero-shot findings, the present/absent head), the threshold on P(present)
   at the target sensitivity, with sensitivity and specificity there and their bootstrap intervals.
 
@@ -22,12 +24,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # trust_ood.py beside this file
+from trust_ood import ood_section
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -46,6 +52,7 @@ class DemoModel:
     heldout: Any  # Manifest
     features: Any  # torch.Tensor [N, D]
     what: str  # how it was made
+    train: Any = None  # its demo training manifest (inputs its held-out statistics never saw)
 
 
 def train_demo(name: str, small: bool, sensitivity: float) -> DemoModel:
@@ -67,7 +74,8 @@ def train_demo(name: str, small: bool, sensitivity: float) -> DemoModel:
     print(f"[{name}] trained and registered {ref} in {time.perf_counter() - start:.0f} s", flush=True)
     clip = load_clip(ref)
     heldout = Manifest.read(data.heldout)
-    return DemoModel(name, ref, clip, heldout, encode_manifest(clip, domain, heldout), "demo, zero-shot")
+    features = encode_manifest(clip, domain, heldout)
+    return DemoModel(name, ref, clip, heldout, features, "demo, zero-shot", train=data.train)
 
 
 def adapt_demo(base: DemoModel, column: str, method: str, per_class: int, small: bool, sensitivity: float,
@@ -201,6 +209,7 @@ def operating_point_section(models: list[DemoModel]) -> list[dict[str, Any]]:
 SECTIONS: list[tuple[str, Callable[[list[DemoModel]], list[dict[str, Any]]]]] = [
     ("Calibration (temperature scaling on the held-out rows)", calibration_section),
     ("Operating points (threshold on P(present) at the target sensitivity)", operating_point_section),
+    ("Out of distribution (held-out embedding statistics: flag rates)", ood_section),
 ]
 
 
