@@ -3,12 +3,11 @@ a spec's preprocessing (size, mean, std, resize mode, interpolation with PIL's a
 
 A domain decides how one of its files becomes an 8-bit RGB picture (a DICOM radiograph through its VOI window, a
 Sentinel-2 scene as true colour); from there, an imported checkpoint is fed exactly the tensor its own preprocessing
-gives (:func:`checkpoint_pixels`), in every domain, so that its authors' accuracy carries over (open_clip #1068).
+gives (:class:`CheckpointPixels`), in every domain, so that its authors' accuracy carries over (open_clip #1068).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -122,8 +121,3 @@ class CheckpointPixels:
 
     def __call__(self, pixels: Any) -> torch.Tensor:
         return self.transform(self.picture(pixels))
-
-
-def checkpoint_pixels(spec: ModelSpec) -> Callable[[Any], torch.Tensor]:
-    """The eval transform of an imported checkpoint (see :class:`CheckpointPixels`)."""
-    return CheckpointPixels(spec)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from clipzoo.core.data import Manifest
 from clipzoo.core.domain import Domain
+from clipzoo.core.evaluate import encode_manifest
 from clipzoo.core.model import ClipModel
 from clipzoo.core.operating_points import DEFAULT_SENSITIVITY
 from clipzoo.core.trust import CALIBRATION, trust_record
@@ -63,8 +64,9 @@ def register(
     )
     notes = [f"no held-out data: no temperature or operating point fitted for this version{inherited}"]
     if heldout is not None:
+        features = encode_manifest(clip, domain, heldout) if features is None else features
         notes = calibrate_version(clip, domain, heldout, features, sensitivity).notes
-    clip.ood = heldout_stats(clip, domain, heldout) or clip.ood  # an adapted version keeps its source's
+    clip.ood = heldout_stats(domain, heldout, features) or clip.ood  # an adapted version keeps its source's
     card = model_card(
         clip.spec,
         data_info,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clipzoo.core.domain import Converter, DemoData, DemoQuery, Domain, ZeroShotTask
-from clipzoo.core.images import checkpoint_pixels
+from clipzoo.core.images import CheckpointPixels
 from clipzoo.core.model_configs import model_config
 from clipzoo.core.spec import ModelSpec
 from clipzoo.core.stages import CONTRASTIVE, Stage
@@ -51,7 +51,7 @@ class FashionDomain(Domain):
 
     def transform(self, spec: ModelSpec, train: bool) -> Any:
         if spec.imported and not train:
-            return checkpoint_pixels(spec)
+            return CheckpointPixels(spec)
         ratio = float(spec.extra.get("target_ratio", 1.0))
         return product_transform(
             spec.image_size, spec.mean, spec.std, train=train, target_ratio=ratio, interpolation=spec.interpolation

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from clipzoo.core.domain import DemoData, Domain, ZeroShotTask
 from clipzoo.core.files import open_image
-from clipzoo.core.images import checkpoint_pixels, picture8, spec_image_transform
+from clipzoo.core.images import CheckpointPixels, picture8, spec_image_transform
 from clipzoo.core.model_configs import model_config
 from clipzoo.core.spec import ModelSpec
 from PIL import Image, ImageOps
@@ -71,7 +71,7 @@ class ImageDomain(Domain):
         if train and spec.extra.get("train_augment") == "dihedral":
             return DihedralTransform(spec.image_size, spec.mean, spec.std)
         if spec.imported and not train:
-            return checkpoint_pixels(spec)
+            return CheckpointPixels(spec)
         return spec_image_transform(spec, train)
 
     def import_spec(self, spec: ModelSpec) -> ModelSpec:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from clipzoo.core.domain import MULTILABEL, Converter, DemoData, DemoQuery, Domain, ZeroShotTask, ranked_labels
 from clipzoo.core.errors import InputError
-from clipzoo.core.images import checkpoint_pixels
+from clipzoo.core.images import CheckpointPixels
 from clipzoo.core.model_configs import model_config
 from clipzoo.core.notes import note
 from clipzoo.core.spec import ModelSpec
@@ -137,7 +137,7 @@ class MedicalDomain(Domain):
         scan = {**SCAN_DEFAULTS, **spec.extra.get("scan", {})}
         if spec.imported and not train:
             return CheckpointScanTransform(
-                checkpoint_pixels(spec), max_slices=int(scan["max_slices"]), sampling=str(scan["sampling"])
+                CheckpointPixels(spec), max_slices=int(scan["max_slices"]), sampling=str(scan["sampling"])
             )
         return ScanTransform(
             image_size=spec.image_size,

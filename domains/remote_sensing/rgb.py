@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from affine import Affine
 from clipzoo.core.errors import InputError
-from clipzoo.core.images import checkpoint_pixels, rgb8, spec_image_transform
+from clipzoo.core.images import CheckpointPixels, rgb8, spec_image_transform
 from clipzoo.core.spec import ModelSpec
 from PIL import Image, UnidentifiedImageError
 
@@ -112,7 +112,7 @@ class RGBTransform:
         config = rgb_config(spec) or {}
         self.gain = float(config.get("gain", TRUE_COLOUR_GAIN))
         self.bands = tuple(config.get("true_colour_bands", TRUE_COLOUR_BANDS))
-        self.image = checkpoint_pixels(spec) if spec.imported and not train else spec_image_transform(spec, train)
+        self.image = CheckpointPixels(spec) if spec.imported and not train else spec_image_transform(spec, train)
 
     def __call__(self, sample: SensorSample) -> torch.Tensor:
         return self.image(rgb_image(sample, self.gain, self.bands))
